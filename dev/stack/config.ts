@@ -1,0 +1,82 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StackError } from './errors';
+
+/** Where the local stack keeps its artifacts, data and logs, and the loopback ports it listens on. */
+export interface StackConfig {
+  /** The state dir: one folder, outside the sources, holding everything the stack writes. */
+  home: string;
+  /** Downloaded and built artifacts (jars, binaries), kept across `down`/`up` and `clean`. */
+  artifactsDir: string;
+  /** Per-server config, data, logs and pid files. */
+  runDir: string;
+  kafka: { port: number; controllerPort: number };
+  cql: { port: number; storagePort: number };
+  registry: { port: number };
+  prometheus: { port: number };
+}
+
+/** The addresses clients use; derived from the config so tests and tools never hard-code a port. */
+export interface StackEndpoints {
+  kafkaBootstrap: string;
+  cqlContactPoint: string;
+  /** Cassandra 5 needs a DC name for the driver's load-balancing policy; SimpleSnitch names it this. */
+  cqlLocalDataCenter: string;
+  cqlCredentials: { username: string; password: string };
+  registryUrl: string;
+  prometheusUrl: string;
+}
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new StackError('STACK_CONFIG', `${name}=${raw} is not a TCP port (an integer from 1 to 65535)`);
+  }
+  return value;
+}
+
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const home = path.resolve(env.STACK_HOME || path.join(REPO_ROOT, '.stack'));
+  const config: StackConfig = {
+    home,
+    artifactsDir: path.join(home, 'artifacts'),
+    runDir: path.join(home, 'run'),
+    kafka: {
+      port: port(env, 'STACK_KAFKA_PORT', 9092),
+      controllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 9093),
+    },
+    cql: { port: port(env, 'STACK_CQL_PORT', 9042), storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000) },
+    registry: { port: port(env, 'STACK_REGISTRY_PORT', 8081) },
+    prometheus: { port: port(env, 'STACK_PROMETHEUS_PORT', 9090) },
+  };
+  const used = new Map<number, string>();
+  for (const [name, value] of [
+    ['STACK_KAFKA_PORT', config.kafka.port],
+    ['STACK_KAFKA_CONTROLLER_PORT', config.kafka.controllerPort],
+    ['STACK_CQL_PORT', config.cql.port],
+    ['STACK_CQL_STORAGE_PORT', config.cql.storagePort],
+    ['STACK_REGISTRY_PORT', config.registry.port],
+    ['STACK_PROMETHEUS_PORT', config.prometheus.port],
+  ] as const) {
+    const other = used.get(value);
+    if (other)
+      throw new StackError('STACK_CONFIG', `${name} and ${other} are both ${value}; each server needs its own port`);
+    used.set(value, name);
+  }
+  return config;
+}
+
+export function stackEndpoints(config: StackConfig): StackEndpoints {
+  return {
+    kafkaBootstrap: `127.0.0.1:${config.kafka.port}`,
+    cqlContactPoint: `127.0.0.1:${config.cql.port}`,
+    cqlLocalDataCenter: 'datacenter1',
+    cqlCredentials: { username: 'cassandra', password: 'cassandra' },
+    registryUrl: `http://127.0.0.1:${config.registry.port}`,
+    prometheusUrl: `http://127.0.0.1:${config.prometheus.port}`,
+  };
+}

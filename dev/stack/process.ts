@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Background server processes owned by the stack. A pid file marks what `up` started, so `down` stops only
+ * those; the process's command line must still name the stack's state dir, so a recycled pid is never killed.
+ */
+
+export interface Launch {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  logFile: string;
+  pidFile: string;
+}
+
+export function launchDetached(launch: Launch): number {
+  const out = openSync(launch.logFile, 'a');
+  try {
+    const child = spawn(launch.command, launch.args, {
+      cwd: launch.cwd,
+      env: { ...process.env, ...launch.env },
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${launch.command}`);
+    child.unref();
+    writeFileSync(launch.pidFile, `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** The pid recorded in `pidFile` if that process is alive and still ours (its command line names `marker`). */
+export function ownedPid(pidFile: string, marker: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    // A zombie has an empty command line: it is dead for our purposes.
+    return cmdline.includes(marker) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM, wait up to `graceMs` for a clean shutdown, then SIGKILL. Removes the pid file. */
+export async function stopProcess(pid: number, pidFile: string, graceMs: number): Promise<'stopped' | 'killed'> {
+  const alive = () => isAlive(pid);
+  let outcome: 'stopped' | 'killed' = 'stopped';
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await sleep(200);
+  if (alive()) {
+    outcome = 'killed';
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // raced with its own exit
+    }
+    const killDeadline = Date.now() + 5_000;
+    while (alive() && Date.now() < killDeadline) await sleep(100);
+  }
+  rmSync(pidFile, { force: true });
+  return outcome;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port` (bounded by `timeoutMs`). */
+export function portInUse(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (inUse: boolean) => {
+      socket.destroy();
+      resolve(inUse);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function logTail(logFile: string, lines = 40): Promise<string> {
+  try {
+    const text = await readFile(logFile, 'utf8');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  } catch {
+    return `(no log at ${logFile})`;
+  }
+}
