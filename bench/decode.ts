@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { kafkaConsumer, SchemaType } from '@aws-lambda-powertools/kafka';
+import { SchemaRegistry as KafkajsSchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Context } from 'aws-lambda';
+import { navigationEvents } from '../dev/demo/navigation-generator';
+import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
+import { AvroEncoder, AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
+import { NAVIGATION_V1, type Navigation } from '../lib/domain/navigation';
+import type { MskEvent, MskRecord } from '../lib/runtime/msk-event';
+import { measure, printTable } from './harness';
+
+/**
+ * `npm run bench:decode`: one MSK event of 10,000 Navigation records, decoded by this codec (full and projected to
+ * 5 fields), by Powertools' Kafka utility, by @kafkajs/confluent-schema-registry, and as JSON with JSON.parse.
+ * Every contender starts from the same event shape Lambda delivers (base64 values) and ends holding the whole
+ * batch as JS objects (a handler decodes the batch up front, then does its I/O), so each pays the same GC cost.
+ * Each contender runs in a process of its own (a fresh heap and JIT): run in one process, whichever ran first
+ * shaped the garbage collector's and the JIT's state for the others (measured: ±25 %).
+ * Needs the schema registry of the local stack (`npm run stack -- up`).
+ */
+
+const RECORDS = 10_000;
+const TOPIC = 'navigation';
+
+const registryUrl = stackEndpoints(loadStackConfig()).registryUrl;
+const registry = new ConfluentSchemaRegistry({ urls: [registryUrl] });
+const encoder = await new AvroEncoder(registry).forSubject<Navigation>(`${TOPIC}-value`, NAVIGATION_V1);
+
+const generator = navigationEvents({ seed: 7, cookies: 2_000, startTime: Date.UTC(2026, 10, 25) });
+const navigations = Array.from({ length: RECORDS }, () => generator.next().value as Navigation);
+
+function mskEvent(values: string[]): MskEvent {
+  const records: MskRecord[] = values.map((value, offset) => ({
+    topic: TOPIC,
+    partition: 0,
+    offset,
+    timestamp: Date.UTC(2026, 10, 25),
+    timestampType: 'CREATE_TIME',
+    key: Buffer.from(navigations[offset]?.cookieId ?? '').toString('base64'),
+    value,
+    headers: [],
+  }));
+  return { eventSource: 'aws:kafka', bootstrapServers: '127.0.0.1:9092', records: { [`${TOPIC}-0`]: records } };
+}
+
+const framed = navigations.map((n) => encoder.encode(n));
+const avroEvent = mskEvent(framed.map((b) => b.toString('base64')));
+// Powertools cannot read the Confluent prefix: it gets the bare Avro body.
+const strippedEvent = mskEvent(framed.map((b) => b.subarray(5).toString('base64')));
+const jsonEvent = mskEvent(navigations.map((n) => Buffer.from(JSON.stringify(n)).toString('base64')));
+const partition = (event: MskEvent) => event.records[`${TOPIC}-0`] as MskRecord[];
+
+const full = new AvroReader<Navigation>(new SchemaCache(registry));
+const projected = new AvroReader(new SchemaCache(registry), {
+  type: 'record',
+  name: 'Navigation',
+  namespace: 'com.example.events',
+  fields: [
+    { name: 'eventId', type: 'string' },
+    { name: 'eventTime', type: 'long' },
+    { name: 'cookieId', type: 'string' },
+    { name: 'url', type: 'string' },
+    {
+      name: 'consent',
+      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+    },
+  ],
+});
+
+const powertools = kafkaConsumer(
+  async (event: { records: Iterable<{ value: unknown }> }) => {
+    const out: unknown[] = [];
+    for (const record of event.records) out.push(record.value);
+    return out.filter(Boolean).length;
+  },
+  { value: { type: SchemaType.AVRO, schema: JSON.stringify(NAVIGATION_V1) } },
+);
+const kafkajs = new KafkajsSchemaRegistry({ host: registryUrl });
+
+const isValue = (d: unknown) => d !== TOMBSTONE && !(d instanceof CodecError);
+const check = (count: number) => {
+  if (count !== RECORDS) throw new Error(`decoded ${count} of ${RECORDS} records`);
+};
+
+const contenders: [string, () => unknown, { warmup: number; runs: number }][] = [
+  [
+    'this codec (full)',
+    async () => check((await full.decodeAll(partition(avroEvent))).filter(isValue).length),
+    { warmup: 5, runs: 21 },
+  ],
+  [
+    'this codec (projected, 5 fields)',
+    async () => check((await projected.decodeAll(partition(avroEvent))).filter(isValue).length),
+    { warmup: 5, runs: 21 },
+  ],
+  [
+    '@aws-lambda-powertools/kafka (Avro)',
+    async () => check((await powertools(strippedEvent as never, {} as Context)) as number),
+    { warmup: 1, runs: 3 },
+  ],
+  [
+    '@kafkajs/confluent-schema-registry',
+    async () => {
+      let n = 0;
+      for (const record of partition(avroEvent))
+        if (await kafkajs.decode(Buffer.from(record.value as string, 'base64'))) n++;
+      check(n);
+    },
+    { warmup: 2, runs: 7 },
+  ],
+  [
+    'JSON.parse (same records as JSON)',
+    () => {
+      let n = 0;
+      for (const record of partition(jsonEvent))
+        if (JSON.parse(Buffer.from(record.value as string, 'base64').toString())) n++;
+      check(n);
+    },
+    { warmup: 5, runs: 21 },
+  ],
+];
+
+const only = process.env.BENCH_DECODE_CONTENDER;
+if (only !== undefined) {
+  const [name, run, options] = contenders.find(([n]) => n === only) ?? [];
+  if (!name || !run || !options) throw new Error(`no contender ${only}`);
+  writeFileSync(process.env.BENCH_DECODE_OUT as string, JSON.stringify(await measure(name, run, options)));
+  process.exit(0);
+}
+
+const results: Awaited<ReturnType<typeof measure>>[] = [];
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-decode-'));
+for (const [name] of contenders) {
+  const out = path.join(scratch, `${results.length}.json`);
+  execFileSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
+    env: { ...process.env, BENCH_DECODE_CONTENDER: name, BENCH_DECODE_OUT: out },
+    stdio: 'inherit',
+  });
+  results.push(JSON.parse(readFileSync(out, 'utf8')));
+}
+const usPerMsg = (name: string) => ((results.find((r) => r.name === name)?.medianMs ?? Number.NaN) * 1000) / RECORDS;
+const ours = usPerMsg('this codec (full)');
+
+console.log(
+  `\n${RECORDS} Navigation records in one MSK event (${(JSON.stringify(avroEvent).length / 1e6).toFixed(1)} MB as Avro, ${(JSON.stringify(jsonEvent).length / 1e6).toFixed(1)} MB as JSON), median of runs, Node ${process.version}\n`,
+);
+printTable(
+  ['decoder', 'µs/msg', 'msgs/s', 'runs', 'time ÷ ours'],
+  results.map((r) => {
+    const us = usPerMsg(r.name);
+    return [r.name, us.toFixed(2), Math.round(1e6 / us).toLocaleString('en-US'), r.runs, (us / ours).toFixed(2)];
+  }),
+);
+const figures = {
+  ours_us: +ours.toFixed(3),
+  projected_us: +usPerMsg('this codec (projected, 5 fields)').toFixed(3),
+  powertools_us: +usPerMsg('@aws-lambda-powertools/kafka (Avro)').toFixed(3),
+  kafkajs_sr_us: +usPerMsg('@kafkajs/confluent-schema-registry').toFixed(3),
+  json_us: +usPerMsg('JSON.parse (same records as JSON)').toFixed(3),
+};
+console.log(
+  `\ntargets: ours ≥ 50× faster than Powertools: ${(figures.powertools_us / figures.ours_us).toFixed(1)}×; ` +
+    `ours ≥ 1.3× faster than JSON.parse: ${(figures.json_us / figures.ours_us).toFixed(2)}×; ` +
+    `projected ≥ 2.5× faster than JSON.parse: ${(figures.json_us / figures.projected_us).toFixed(2)}×`,
+);
+console.log(JSON.stringify(figures));

@@ -1,0 +1,25 @@
+/** The Avro codec: wire-format detection, registry clients with a forever cache, synchronous cached decoding. */
+export { compileSchema, MAX_ZERO_BYTE_ITEMS } from './avro-types';
+export {
+  AvroReader,
+  type Decoded,
+  type KafkaHeaders,
+  type KafkaValue,
+  TOMBSTONE,
+  VALUE_SCHEMA_ID_HEADER,
+} from './decoder';
+export { AvroEncoder, type SubjectEncoder } from './encoder';
+export { CodecError, type PoisonCode, RegistryRequestError, RegistryUnavailableError } from './errors';
+export {
+  type Frame,
+  frameConfluentV0,
+  frameConfluentV1,
+  frameGlue,
+  frameKey,
+  MAX_INFLATED_BYTES,
+  parseFrame,
+  type SchemaRef,
+} from './framing';
+export { type ConfluentRegistryOptions, ConfluentSchemaRegistry } from './registry/confluent';
+export type { RegisteredSchema, SchemaRegistry } from './registry/types';
+export { SchemaCache, type SchemaCacheStats } from './schema-cache';

@@ -1,0 +1,25 @@
+/**
+ * The event Lambda delivers from a Kafka event-source mapping (MSK or self-managed), as AWS documents it:
+ * records grouped by "<topic>-<partition>", key and value base64, headers as byte arrays.
+ */
+
+export interface MskRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
+  /** Base64; missing, null or empty for a record without a key. */
+  key?: string | null;
+  /** Base64; missing, null or empty for a tombstone. */
+  value?: string | null;
+  headers: Record<string, number[]>[];
+}
+
+export interface MskEvent {
+  eventSource: 'aws:kafka' | 'SelfManagedKafka';
+  eventSourceArn?: string;
+  bootstrapServers: string;
+  records: Record<string, MskRecord[]>;
+}
