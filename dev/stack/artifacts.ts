@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StackError } from './errors';
@@ -102,6 +102,24 @@ export async function goBinary(module: string, version: string, pkg: string, art
     await exec('go', ['build', '-trimpath', '-o', path.join(tmp, name), pkg], { cwd: dir, env: { CGO_ENABLED: '0' } });
   });
   return path.join(target, name);
+}
+
+/**
+ * A Python virtualenv with pinned PyPI packages (AWS's own reference tools: moto's server, cfn-lint). The cache key
+ * is the package list, so a version bump installs anew. Resolves to the venv's bin directory.
+ */
+export async function pythonTools(name: string, packages: string[], artifactsDir: string): Promise<string> {
+  const key = createHash('sha256').update(packages.join(' ')).digest('hex').slice(0, 12);
+  const target = path.join(artifactsDir, `${name}-venv-${key}`);
+  // A venv records its own path, so it is built in place (not renamed into place); a marker says it is complete.
+  const complete = path.join(target, '.complete');
+  if (!existsSync(complete)) {
+    rmSync(target, { recursive: true, force: true });
+    await exec('python3', ['-m', 'venv', target]);
+    await exec(path.join(target, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...packages]);
+    writeFileSync(complete, packages.join('\n'));
+  }
+  return path.join(target, 'bin');
 }
 
 /**

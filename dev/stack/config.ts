@@ -14,6 +14,8 @@ export interface StackConfig {
   cql: { port: number; storagePort: number };
   registry: { port: number };
   prometheus: { port: number };
+  /** moto's server: AWS APIs (Secrets Manager, Glue Schema Registry) where no AWS account is. */
+  aws: { port: number };
 }
 
 /** The addresses clients use; derived from the config so tests and tools never hard-code a port. */
@@ -25,6 +27,8 @@ export interface StackEndpoints {
   cqlCredentials: { username: string; password: string };
   registryUrl: string;
   prometheusUrl: string;
+  /** Endpoint for AWS SDK clients (any region, any credentials). */
+  awsEndpoint: string;
 }
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -52,6 +56,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     cql: { port: port(env, 'STACK_CQL_PORT', 9042), storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000) },
     registry: { port: port(env, 'STACK_REGISTRY_PORT', 8081) },
     prometheus: { port: port(env, 'STACK_PROMETHEUS_PORT', 9090) },
+    aws: { port: port(env, 'STACK_AWS_PORT', 5000) },
   };
   const used = new Map<number, string>();
   for (const [name, value] of [
@@ -61,6 +66,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     ['STACK_CQL_STORAGE_PORT', config.cql.storagePort],
     ['STACK_REGISTRY_PORT', config.registry.port],
     ['STACK_PROMETHEUS_PORT', config.prometheus.port],
+    ['STACK_AWS_PORT', config.aws.port],
   ] as const) {
     const other = used.get(value);
     if (other)
@@ -78,5 +84,6 @@ export function stackEndpoints(config: StackConfig): StackEndpoints {
     cqlCredentials: { username: 'cassandra', password: 'cassandra' },
     registryUrl: `http://127.0.0.1:${config.registry.port}`,
     prometheusUrl: `http://127.0.0.1:${config.prometheus.port}`,
+    awsEndpoint: `http://127.0.0.1:${config.aws.port}`,
   };
 }

@@ -4,14 +4,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import cassandra from 'cassandra-driver';
-import { debianBinary, findJava, goBinary, mavenClasspath } from './artifacts';
+import { debianBinary, findJava, goBinary, mavenClasspath, pythonTools } from './artifacts';
 import { REPO_ROOT, type StackConfig, stackEndpoints } from './config';
 import { StackError } from './errors';
 import { launchDetached } from './process';
 
 /** One server of the local stack: how to get it, start it, and tell that it serves. */
 export interface ServerSpec {
-  name: 'kafka' | 'cql' | 'schema-registry' | 'prometheus';
+  name: 'kafka' | 'cql' | 'schema-registry' | 'prometheus' | 'aws';
   title: string;
   address: string;
   /** Every port it binds; each must be free before it starts. */
@@ -38,6 +38,7 @@ export const VERSIONS = {
   cassandra:
     /<cassandra\.version>([^<]+)</.exec(readFileSync(path.join(MAVEN, 'cassandra/pom.xml'), 'utf8'))?.[1] ?? '?',
   schemaRegistry: 'v0.2.1',
+  moto: '5.2.5',
 };
 
 /** Renders a template from dev/stack/conf, refusing to leave a placeholder unfilled. */
@@ -332,7 +333,40 @@ function prometheus(config: StackConfig): ServerSpec {
   };
 }
 
-/** The four servers, in start order (the slowest first, so the others boot while it does). */
+function aws(config: StackConfig): ServerSpec {
+  const p = paths(config, 'aws');
+  const url = stackEndpoints(config).awsEndpoint;
+  let bin = '';
+  return {
+    name: 'aws',
+    title: `AWS API emulator: moto server ${VERSIONS.moto} (Secrets Manager, Glue Schema Registry)`,
+    address: url,
+    ports: [config.aws.port],
+    ...p,
+    bootTimeoutMs: 60_000,
+    stopGraceMs: 10_000,
+    async install() {
+      bin = await pythonTools('moto', [`moto[server]==${VERSIONS.moto}`], config.artifactsDir);
+      return `${path.relative(config.artifactsDir, bin)} (PyPI)`;
+    },
+    async start() {
+      mkdirSync(p.dir, { recursive: true });
+      return launchDetached({
+        command: path.join(bin, 'moto_server'),
+        args: ['-H', '127.0.0.1', '-p', String(config.aws.port)],
+        cwd: p.dir,
+        logFile: p.logFile,
+        pidFile: p.pidFile,
+      });
+    },
+    async probe() {
+      await httpProbe(`${url}/moto-api/data.json`);
+      return 'ready';
+    },
+  };
+}
+
+/** The servers, in start order (the slowest first, so the others boot while it does). */
 export function stackServers(config: StackConfig): ServerSpec[] {
-  return [cql(config), kafka(config), schemaRegistry(config), prometheus(config)];
+  return [cql(config), kafka(config), schemaRegistry(config), prometheus(config), aws(config)];
 }

@@ -20,6 +20,8 @@ export {
   parseFrame,
   type SchemaRef,
 } from './framing';
+export { SchemaRegistries } from './registry/by-kind';
 export { type ConfluentRegistryOptions, ConfluentSchemaRegistry } from './registry/confluent';
+export { GlueSchemaRegistry } from './registry/glue';
 export type { RegisteredSchema, SchemaRegistry } from './registry/types';
 export { SchemaCache, type SchemaCacheStats } from './schema-cache';

@@ -32,8 +32,6 @@ interface SchemaResponse {
 }
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
-/** Confluent error codes meaning "no such schema/subject/version": the record names something that does not exist. */
-const NOT_FOUND_CODES = new Set([40401, 40402, 40403]);
 
 class Unreachable extends Error {}
 
@@ -174,7 +172,8 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     } catch {
       errorCode = undefined;
     }
-    if (response.status === 404 && (errorCode === undefined || NOT_FOUND_CODES.has(errorCode))) {
+    // Any 404: the registry has nothing at that path (40401/40402/40403, or a registry without GUID lookups).
+    if (response.status === 404) {
       throw new CodecError('CODEC_SCHEMA_NOT_FOUND', `${what} is not in the registry (${errorCode ?? 404})`);
     }
     throw new RegistryRequestError(

@@ -1,3 +1,4 @@
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import cassandra from 'cassandra-driver';
 import { pushTimeseries } from 'prometheus-remote-write';
@@ -141,5 +142,20 @@ describe('Prometheus', () => {
     expect(response.status).toBe('success');
     expect(response.data.result).toHaveLength(1);
     expect(response.data.result[0]?.value[1]).toBe('42');
+  });
+});
+
+describe('AWS API emulator (moto)', () => {
+  it('stores a secret in Secrets Manager and returns it through the AWS SDK', async () => {
+    const client = new SecretsManagerClient({
+      endpoint: endpoints.awsEndpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const name = uniqueName('smoke/scylla');
+    const secret = JSON.stringify({ username: 'app', password: 's3cret' });
+    await client.send(new CreateSecretCommand({ Name: name, SecretString: secret }));
+    const fetched = await client.send(new GetSecretValueCommand({ SecretId: name }));
+    expect(fetched.SecretString).toBe(secret);
   });
 });

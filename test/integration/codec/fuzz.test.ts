@@ -1,0 +1,88 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import {
+  AvroEncoder,
+  AvroReader,
+  CodecError,
+  ConfluentSchemaRegistry,
+  frameConfluentV0,
+  SchemaCache,
+  TOMBSTONE,
+} from '../../../lib/codec';
+import { NAVIGATION_V3, type Navigation } from '../../../lib/domain/navigation';
+import { endpoints, uniqueName } from '../endpoints';
+
+/**
+ * Whatever the bytes, decoding ends quickly with a value or a typed CodecError: never another exception, never a
+ * hang, never an unbounded allocation. The schema comes from the real registry; the bytes come from fast-check.
+ */
+
+const registry = new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] });
+const reader = new AvroReader<Navigation>(new SchemaCache(registry));
+let id = 0;
+let valid: Buffer[] = [];
+
+beforeAll(async () => {
+  const encoder = await new AvroEncoder(registry).forSubject<Navigation>(`${uniqueName('fuzz')}-value`, NAVIGATION_V3);
+  id = encoder.id;
+  const generator = navigationEvents({ seed: 3, cookies: 20, startTime: Date.UTC(2026, 10, 25) });
+  valid = Array.from({ length: 20 }, () => encoder.encode(generator.next().value as Navigation));
+  await reader.decodeAll([{ value: valid[0]?.toString('base64') }]); // schema cached: the properties below are synchronous work
+});
+
+async function decodeSafely(bytes: Buffer) {
+  const started = Date.now();
+  const [result] = await reader.decodeAll([{ value: bytes.toString('base64') }]);
+  const elapsed = Date.now() - started;
+  return { result, elapsed };
+}
+
+const outcomeIsTyped = (result: unknown) =>
+  result instanceof CodecError || (result !== TOMBSTONE && typeof result === 'object' && result !== null);
+
+describe('the decoder under hostile input', () => {
+  it('reads random bodies behind a valid schema id as values or typed errors', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 2048 }), async (body) => {
+        const { result, elapsed } = await decodeSafely(frameConfluentV0(id, Buffer.from(body)));
+        expect(outcomeIsTyped(result)).toBe(true);
+        expect(elapsed).toBeLessThan(500);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reads mutated valid records (flipped, cut, extended) as values or typed errors', async () => {
+    const mutation = fc.record({
+      record: fc.integer({ min: 0, max: 19 }),
+      flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+      cut: fc.nat(),
+      extra: fc.uint8Array({ maxLength: 16 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(mutation, async ({ record, flips, cut, extra }) => {
+        const bytes = Buffer.from(valid[record] as Buffer);
+        for (const [at, value] of flips) bytes[5 + (at % (bytes.length - 5))] = value; // keep the header: exercise Avro
+        const mutated = Buffer.concat([bytes.subarray(0, bytes.length - (cut % 8)), Buffer.from(extra)]);
+        const { result, elapsed } = await decodeSafely(mutated);
+        expect(outcomeIsTyped(result)).toBe(true);
+        expect(elapsed).toBeLessThan(500);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('reads arbitrary values (any first byte, any length) as values, tombstones or typed errors', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), async (bytes) => {
+        // Any id but ours would ask the registry; pin the id bytes to ours when the value claims Confluent v0.
+        const value = Buffer.from(bytes);
+        if (value[0] === 0 && value.length >= 5) value.writeInt32BE(id, 1);
+        const [result] = await reader.decodeAll([{ value: value.toString('base64') }]);
+        expect(result === TOMBSTONE ? value.length === 0 : outcomeIsTyped(result)).toBe(true);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});

@@ -1,0 +1,158 @@
+import avro from 'avsc';
+import { describe, expect, it } from 'vitest';
+import { CodecError, compileSchema, MAX_ZERO_BYTE_ITEMS } from '../../../lib/codec';
+import { minEncodedBytes } from '../../../lib/codec/avro-types';
+
+/** Encodes with plain avsc (an independent writer), decodes with the project's compiled type. */
+function roundTrip(schema: avro.Schema, value: unknown, expected: unknown = value) {
+  const bytes = avro.Type.forSchema(schema, { wrapUnions: false }).toBuffer(value);
+  const decoded = compileSchema(schema).decode(bytes, 0);
+  expect(decoded.offset).toBe(bytes.length);
+  expect(decoded.value).toEqual(expected);
+}
+
+describe('every Avro type round-trips', () => {
+  it.each<[string, avro.Schema, unknown]>([
+    ['null', 'null', null],
+    ['boolean', 'boolean', true],
+    ['int', 'int', -2147483648],
+    ['long (within avsc’s own ±2^52)', 'long', -4503599627370496],
+    ['float', 'float', 1.5],
+    ['double', 'double', Math.PI],
+    ['bytes', 'bytes', Buffer.from([0, 255, 7])],
+    ['string (short, ASCII)', 'string', 'FR'],
+    ['string (unicode)', 'string', 'Zürich — 東京 🚀'],
+    ['string (long)', 'string', 'x'.repeat(5000)],
+    ['string (empty)', 'string', ''],
+    ['enum', { type: 'enum', name: 'E', symbols: ['A', 'B', 'C'] }, 'C'],
+    ['fixed', { type: 'fixed', name: 'F', size: 4 }, Buffer.from([1, 2, 3, 4])],
+    ['array', { type: 'array', items: 'string' }, ['a', 'b', 'a']],
+    ['array (empty)', { type: 'array', items: 'int' }, []],
+    ['map', { type: 'map', values: 'long' }, { a: 1, b: -2 }],
+    ['union (null branch)', ['null', 'string'], null],
+    ['union (string branch)', ['null', 'string'], 'x'],
+    ['uuid', { type: 'string', logicalType: 'uuid' }, '0f8fad5b-d9cb-469f-a165-70867728950e'],
+    ['timestamp-millis as epoch ms', { type: 'long', logicalType: 'timestamp-millis' }, 1764000000123],
+    ['timestamp-micros as epoch µs', { type: 'long', logicalType: 'timestamp-micros' }, 1764000000123456],
+    [
+      'nested record',
+      {
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 'id', type: 'string' },
+          { name: 'geo', type: { type: 'record', name: 'G', fields: [{ name: 'lat', type: 'double' }] } },
+          { name: 'tags', type: { type: 'array', items: 'string' } },
+        ],
+      },
+      { id: 'r1', geo: { lat: 48.85 }, tags: ['x'] },
+    ],
+  ])('%s', (_, schema, value) => roundTrip(schema, value));
+
+  it('reads a recursive record (a linked list)', () => {
+    const schema: avro.Schema = {
+      type: 'record',
+      name: 'Node',
+      fields: [
+        { name: 'value', type: 'int' },
+        { name: 'next', type: ['null', 'Node'] },
+      ],
+    };
+    roundTrip(schema, { value: 1, next: { value: 2, next: null } });
+  });
+});
+
+describe('64-bit longs never lose precision', () => {
+  const type = compileSchema('long');
+  it.each([[2n ** 53n + 1n], [-(2n ** 63n)], [2n ** 63n - 1n], [-(2n ** 53n) - 1n]])(
+    '%s comes back as the same bigint',
+    (value) => {
+      const bytes = type.toBuffer(value);
+      expect(type.decode(bytes, 0).value).toBe(value);
+    },
+  );
+
+  it('a long within ±2^53 comes back as a number', () => {
+    expect(type.decode(type.toBuffer(2n ** 53n - 1n), 0).value).toBe(2 ** 53 - 1);
+  });
+});
+
+describe('decimal reads as an exact decimal string', () => {
+  const schema: avro.Schema = { type: 'bytes', logicalType: 'decimal', precision: 20, scale: 4 } as avro.Schema;
+  const type = compileSchema(schema);
+  it.each(['0.0000', '12.3400', '-12.3400', '-0.0001', '9999999999999999.9999'])('%s', (value) => {
+    expect(type.decode(type.toBuffer(value), 0).value).toBe(value);
+  });
+
+  it('reads the two’s complement bytes another writer produced', () => {
+    // -1234 unscaled, scale 4 → -0.1234; big-endian two's complement 0xFB2E
+    expect(type.decode(avro.Type.forSchema('bytes').toBuffer(Buffer.from([0xfb, 0x2e])), 0).value).toBe('-0.1234');
+  });
+});
+
+describe('hostile length prefixes are refused before anything is allocated', () => {
+  const zigzag = (n: number) => avro.Type.forSchema('long').toBuffer(n);
+
+  it.each<[string, avro.Schema]>([
+    ['array of strings', { type: 'array', items: 'string' }],
+    ['array of nulls (zero-byte items)', { type: 'array', items: 'null' }],
+    ['map of ints', { type: 'map', values: 'int' }],
+  ])('%s claiming 2^50 items', (_, schema) => {
+    const started = Date.now();
+    const bytes = Buffer.concat([zigzag(2 ** 50), Buffer.alloc(8)]);
+    let error: unknown;
+    try {
+      compileSchema(schema).decode(bytes, 0);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CodecError);
+    expect((error as CodecError).code).toBe('CODEC_INVALID_DATA');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('still reads a genuinely long array of zero-byte items up to the cap', () => {
+    const schema: avro.Schema = { type: 'array', items: 'null' };
+    const value = new Array(1000).fill(null);
+    roundTrip(schema, value);
+    expect(MAX_ZERO_BYTE_ITEMS).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('computes the smallest encoding of each type', () => {
+    const record = compileSchema({
+      type: 'record',
+      name: 'M',
+      fields: [
+        { name: 'a', type: 'null' },
+        { name: 'b', type: 'double' },
+        { name: 'c', type: { type: 'fixed', name: 'F', size: 3 } },
+        { name: 'd', type: 'string' },
+      ],
+    });
+    expect(minEncodedBytes(record)).toBe(0 + 8 + 3 + 1);
+  });
+});
+
+describe('short-string interning', () => {
+  it('returns the right string when two different strings share a cache slot', () => {
+    // Find two distinct short strings whose hashes land in the same slot, then decode them alternately.
+    const slotOf = (s: string) => {
+      const bytes = Buffer.from(s);
+      let hash = bytes.length;
+      for (const byte of bytes) hash = (Math.imul(hash, 31) + byte) | 0;
+      return hash & 4095;
+    };
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const candidate = `k${i}`;
+      const other = seen.get(slotOf(candidate));
+      if (other !== undefined) pair = [other, candidate];
+      else seen.set(slotOf(candidate), candidate);
+    }
+    const type = compileSchema('string');
+    for (let round = 0; round < 3; round++) {
+      for (const s of pair) expect(type.decode(type.toBuffer(s), 0).value).toBe(s);
+    }
+  });
+});
