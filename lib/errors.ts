@@ -15,3 +15,13 @@ export class AppError extends Error {
     this.transient = options.transient ?? false;
   }
 }
+
+/** A configuration value is missing or invalid: found at cold start, names the key, never retried. */
+export class ConfigError extends AppError {
+  readonly key: string;
+
+  constructor(key: string, message: string) {
+    super('CONFIG_INVALID', `${key}: ${message}`);
+    this.key = key;
+  }
+}

@@ -15,7 +15,13 @@ describe('Kafka', () => {
     await admin.createTopics({ topics: [topic], partitions: 3, replicas: 1 });
     await admin.close();
 
-    const producer = new Producer({ clientId: 'smoke-producer', bootstrapBrokers, serializers: stringSerializers });
+    // Idempotent: a retried send (a fresh topic's first produce may meet a leader election) never duplicates.
+    const producer = new Producer({
+      clientId: 'smoke-producer',
+      bootstrapBrokers,
+      serializers: stringSerializers,
+      idempotent: true,
+    });
     const sent = Array.from({ length: 30 }, (_, i) => ({ topic, key: `key-${i % 5}`, value: `value-${i}` }));
     await producer.send({ messages: sent });
     await producer.close();

@@ -1,0 +1,43 @@
+import { ConfigError } from './errors';
+
+/**
+ * Reading typed values out of an environment-like map, once, at cold start. Every failure names the key, so a
+ * bad deployment fails its first invocation with a message an operator can act on.
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function requireString(env: Env, key: string): string {
+  const value = env[key]?.trim();
+  if (!value) throw new ConfigError(key, 'is required');
+  return value;
+}
+
+export function optionalString(env: Env, key: string): string | undefined {
+  const value = env[key]?.trim();
+  return value ? value : undefined;
+}
+
+export function integer(env: Env, key: string, fallback: number, range: { min: number; max: number }): number {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigError(key, `must be an integer from ${range.min} to ${range.max}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(env: Env, key: string, choices: readonly T[], fallback: T): T {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = choices.find((choice) => choice.toLowerCase() === raw.toLowerCase());
+  if (value === undefined) throw new ConfigError(key, `must be one of ${choices.join(', ')}, got "${raw}"`);
+  return value;
+}
+
+export function list(env: Env, key: string): string[] {
+  return requireString(env, key)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
