@@ -47,7 +47,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   const home = path.resolve(env.STACK_HOME || path.join(REPO_ROOT, '.stack'));
   const config: StackConfig = {
     home,
-    artifactsDir: path.join(home, 'artifacts'),
+    // Shareable between state dirs (a test's throwaway server reuses the downloaded jars).
+    artifactsDir: path.resolve(env.STACK_ARTIFACTS || path.join(home, 'artifacts')),
     runDir: path.join(home, 'run'),
     kafka: {
       port: port(env, 'STACK_KAFKA_PORT', 9092),

@@ -1,0 +1,77 @@
+import type { ScyllaSession } from './session';
+import { statement } from './statement';
+
+/**
+ * The domain keyspace's schema, as numbered migrations. Each statement is idempotent on its own (IF NOT EXISTS), and
+ * applied versions are recorded in `schema_migrations`, so running the migrations again, or after a run that
+ * stopped half way, converges on the same schema.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** CQL with `{ks}` standing for the keyspace. */
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'domain tables',
+    statements: [
+      // identity-linker: who a cookie is. Written with the event time as write time.
+      `CREATE TABLE IF NOT EXISTS {ks}.identities (
+         cookie_id text PRIMARY KEY, user_id text, email_sha256 text, source text, consent text, event_time timestamp)`,
+      // navigation-enricher: a visitor's navigation, newest first, by user when known, else by cookie.
+      `CREATE TABLE IF NOT EXISTS {ks}.navigations_by_user (
+         owner_id text, event_time timestamp, event_id uuid, cookie_id text, user_id text, url text, referrer text,
+         user_agent text, ip text, country text, city text, tags list<text>, attributes map<text, text>, consent text,
+         PRIMARY KEY ((owner_id), event_time, event_id))
+       WITH CLUSTERING ORDER BY (event_time DESC, event_id ASC) AND default_time_to_live = 7776000`,
+      // segment-builder: the rules it matches URLs against, and what it derives.
+      `CREATE TABLE IF NOT EXISTS {ks}.segment_rules (
+         segment_id text PRIMARY KEY, url_pattern text, enabled boolean, updated_at timestamp)`,
+      `CREATE TABLE IF NOT EXISTS {ks}.user_segments (
+         owner_id text, segment_id text, last_seen timestamp, PRIMARY KEY ((owner_id), segment_id))
+       WITH default_time_to_live = 2592000`,
+      // The default dead-letter sink: one partition per function and day, rows by topic/partition/offset.
+      `CREATE TABLE IF NOT EXISTS {ks}.dead_letters (
+         function_name text, day date, topic text, partition int, offset bigint, reason text, message text,
+         key blob, value blob, recorded_at timestamp,
+         PRIMARY KEY ((function_name, day), topic, partition, offset))`,
+    ],
+  },
+];
+
+export interface MigrationOptions {
+  keyspace: string;
+  /** The keyspace's replication, e.g. `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`. */
+  replication: string;
+}
+
+/** Applies the migrations not yet applied; returns the versions it applied. */
+export async function migrate(session: ScyllaSession, options: MigrationOptions): Promise<number[]> {
+  const { keyspace, replication } = options;
+  if (!/^[a-z][a-z0-9_]{0,47}$/.test(keyspace)) throw new RangeError(`not a keyspace name: ${keyspace}`);
+  const run = (cql: string, params: unknown[] = []) =>
+    session.execute(statement('migration', cql.replaceAll('{ks}', keyspace), { idempotent: true }), params);
+  await run(`CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = ${replication}`);
+  await run(
+    'CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)',
+  );
+  const applied = new Set(
+    (await run('SELECT version FROM {ks}.schema_migrations')).rows.map((row) => row.get('version') as number),
+  );
+  const done: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    for (const cql of migration.statements) await run(cql);
+    await run('INSERT INTO {ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+      migration.version,
+      migration.name,
+      new Date(),
+    ]);
+    done.push(migration.version);
+  }
+  return done;
+}

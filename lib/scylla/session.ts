@@ -1,0 +1,194 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import cassandra from 'cassandra-driver';
+import { ConfigError } from '../errors';
+import type { Consistency, ScyllaConfig, TlsConfig } from './config';
+import type { Credentials, CredentialsSource } from './credentials';
+import { classify, isAuthenticationFailure, ScyllaUnavailableError } from './errors';
+import type { Statement } from './statement';
+
+export interface ExecuteOptions {
+  /** Write time in microseconds since the epoch (CQL `USING TIMESTAMP`), see `writeTimestamp`. */
+  timestamp?: number;
+  fetchSize?: number;
+}
+
+export interface SessionHealth {
+  state: 'idle' | 'connecting' | 'connected';
+  /** Times the client was rebuilt because every host was lost. */
+  reconnects: number;
+  hosts: { address: string; up: boolean; openConnections: number; inFlight: number }[];
+}
+
+/**
+ * One Scylla client per container, kept in module scope by the function and reused by every warm invocation.
+ * It connects lazily (the first statement pays, not the cold start), refetches credentials once when Scylla
+ * refuses them (a rotated secret), and rebuilds the client when every host was lost while the container slept
+ * (a restarted cluster), so a stale connection never fails a batch that a retry would serve.
+ *
+ * Statements are always prepared. Only idempotent statements are retried, with exponential backoff and full
+ * jitter; the driver's own retry policy is turned off so that retries happen once, here, where they are counted.
+ */
+export class ScyllaSession {
+  private client: cassandra.Client | undefined;
+  private connecting: Promise<cassandra.Client> | undefined;
+  private reconnectCount = 0;
+  /** Called on every retry (for the retries metric). */
+  onRetry: (statement: Statement, error: Error) => void = () => {};
+
+  constructor(
+    readonly config: ScyllaConfig,
+    private readonly credentials: CredentialsSource,
+    private readonly secrets?: SecretsManagerClient,
+    /** Migrations connect before their keyspace exists: they qualify every name instead. */
+    private readonly options: { useKeyspace: boolean } = { useKeyspace: true },
+  ) {}
+
+  /** The connected client, connecting on first use; every later call returns the same client. */
+  connected(): Promise<cassandra.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  async execute(
+    statement: Statement,
+    params: unknown[],
+    options: ExecuteOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
+    const attempts = statement.idempotent ? this.config.retries + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      let client: cassandra.Client | undefined;
+      try {
+        client = this.client ?? (await this.connected());
+        return await client.execute(statement.cql, params, {
+          prepare: true,
+          isIdempotent: statement.idempotent,
+          consistency: CONSISTENCY[statement.consistency ?? this.config.consistency],
+          readTimeout: this.config.requestTimeoutMs,
+          timestamp: options.timestamp,
+          fetchSize: options.fetchSize,
+        });
+      } catch (error) {
+        const typed = classify(error, statement.kind);
+        if (!typed.transient || attempt >= attempts) throw typed;
+        // Every host lost (a restart while this container slept): a fresh client reconnects at once instead of
+        // waiting out the driver's reconnection schedule.
+        if (client && error instanceof cassandra.errors.NoHostAvailableError) await this.reset(client);
+        this.onRetry(statement, typed);
+        const ceiling = this.config.retryBaseDelayMs * 2 ** (attempt - 1);
+        await sleep(Math.random() * ceiling);
+      }
+    }
+  }
+
+  health(): SessionHealth {
+    const client = this.client;
+    const state = client ? 'connected' : this.connecting ? 'connecting' : 'idle';
+    if (!client) return { state, reconnects: this.reconnectCount, hosts: [] };
+    const pool = client.getState();
+    return {
+      state,
+      reconnects: this.reconnectCount,
+      hosts: client.hosts.values().map((host) => ({
+        address: host.address,
+        up: host.isUp(),
+        openConnections: pool.getOpenConnections(host),
+        inFlight: pool.getInFlightQueries(host),
+      })),
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.shutdown();
+  }
+
+  private async reset(stale: cassandra.Client): Promise<void> {
+    if (this.client !== stale) return; // another caller already replaced it
+    if (stale.hosts.values().some((host) => host.isUp())) return; // the driver still has a way in
+    this.client = undefined;
+    this.reconnectCount++;
+    await stale.shutdown().catch(() => {});
+  }
+
+  private async connect(): Promise<cassandra.Client> {
+    const sslOptions = await this.sslOptions();
+    try {
+      return await this.open(await this.credentials.get(), sslOptions);
+    } catch (error) {
+      if (!isAuthenticationFailure(error)) throw classify(error, 'connect');
+      // Refused credentials: the secret may have been rotated since it was cached. Fetch it once more.
+    }
+    try {
+      return await this.open(await this.credentials.refresh(), sslOptions);
+    } catch (error) {
+      throw classify(error, 'connect with refetched credentials');
+    }
+  }
+
+  private async open(credentials: Credentials | undefined, sslOptions: object | undefined): Promise<cassandra.Client> {
+    const config = this.config;
+    const client = new cassandra.Client({
+      contactPoints: config.contactPoints,
+      localDataCenter: config.localDataCenter,
+      keyspace: this.options.useKeyspace ? config.keyspace : undefined,
+      authProvider: credentials
+        ? new cassandra.auth.PlainTextAuthProvider(credentials.username, credentials.password)
+        : undefined,
+      sslOptions,
+      policies: {
+        // Token aware over DC aware round robin: each statement goes to a replica in the local DC.
+        loadBalancing: new cassandra.policies.loadBalancing.DefaultLoadBalancingPolicy({
+          localDc: config.localDataCenter,
+        }),
+        retry: new cassandra.policies.retry.FallthroughRetryPolicy(),
+        reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(200, 5_000, true),
+      },
+      socketOptions: { connectTimeout: 5_000, readTimeout: config.requestTimeoutMs },
+      queryOptions: { prepare: true, consistency: CONSISTENCY[config.consistency] },
+      pooling: { warmup: true },
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.shutdown().catch(() => {});
+      throw error;
+    }
+    this.client = client;
+    return client;
+  }
+
+  private async sslOptions(): Promise<object | undefined> {
+    const tls: TlsConfig = this.config.tls;
+    if (!tls.enabled) return undefined;
+    let ca: string | undefined;
+    if (tls.caFile) ca = await readFile(tls.caFile, 'utf8');
+    else if (tls.caSecretId) {
+      if (!this.secrets) throw new ConfigError('SCYLLA_TLS_CA_SECRET_ID', 'needs a Secrets Manager client');
+      const response = await this.secrets
+        .send(new GetSecretValueCommand({ SecretId: tls.caSecretId }))
+        .catch((error: unknown) => {
+          throw new ScyllaUnavailableError(`TLS CA secret ${tls.caSecretId} could not be read`, { cause: error });
+        });
+      ca = response.SecretString;
+    }
+    return { ca: ca ? [ca] : undefined, servername: tls.serverName, rejectUnauthorized: true };
+  }
+}
+
+const levels = cassandra.types.consistencies;
+const CONSISTENCY: Record<Consistency, number> = {
+  ONE: levels.one,
+  TWO: levels.two,
+  THREE: levels.three,
+  QUORUM: levels.quorum,
+  ALL: levels.all,
+  LOCAL_QUORUM: levels.localQuorum,
+  EACH_QUORUM: levels.eachQuorum,
+  LOCAL_ONE: levels.localOne,
+};
