@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { kafkaConsumer, SchemaType } from '@aws-lambda-powertools/kafka';
 import { SchemaRegistry as KafkajsSchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Context } from 'aws-lambda';
@@ -10,15 +6,14 @@ import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
 import { AvroEncoder, AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
 import { NAVIGATION_V1, type Navigation } from '../lib/domain/navigation';
 import type { MskEvent, MskRecord } from '../lib/runtime/msk-event';
-import { measure, printTable } from './harness';
+import { measureIsolated, printTable } from './harness';
 
 /**
  * `npm run bench:decode`: one MSK event of 10,000 Navigation records, decoded by this codec (full and projected to
  * 5 fields), by Powertools' Kafka utility, by @kafkajs/confluent-schema-registry, and as JSON with JSON.parse.
  * Every contender starts from the same event shape Lambda delivers (base64 values) and ends holding the whole
  * batch as JS objects (a handler decodes the batch up front, then does its I/O), so each pays the same GC cost.
- * Each contender runs in a process of its own (a fresh heap and JIT): run in one process, whichever ran first
- * shaped the garbage collector's and the JIT's state for the others (measured: ±25 %).
+ * Each contender runs in a process of its own (`measureIsolated`; in one process, measured: ±25 % by order).
  * Needs the schema registry of the local stack (`npm run stack -- up`).
  */
 
@@ -123,24 +118,7 @@ const contenders: [string, () => unknown, { warmup: number; runs: number }][] = 
   ],
 ];
 
-const only = process.env.BENCH_DECODE_CONTENDER;
-if (only !== undefined) {
-  const [name, run, options] = contenders.find(([n]) => n === only) ?? [];
-  if (!name || !run || !options) throw new Error(`no contender ${only}`);
-  writeFileSync(process.env.BENCH_DECODE_OUT as string, JSON.stringify(await measure(name, run, options)));
-  process.exit(0);
-}
-
-const results: Awaited<ReturnType<typeof measure>>[] = [];
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-decode-'));
-for (const [name] of contenders) {
-  const out = path.join(scratch, `${results.length}.json`);
-  execFileSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
-    env: { ...process.env, BENCH_DECODE_CONTENDER: name, BENCH_DECODE_OUT: out },
-    stdio: 'inherit',
-  });
-  results.push(JSON.parse(readFileSync(out, 'utf8')));
-}
+const results = await measureIsolated(contenders);
 const usPerMsg = (name: string) => ((results.find((r) => r.name === name)?.medianMs ?? Number.NaN) * 1000) / RECORDS;
 const ours = usPerMsg('this codec (full)');
 

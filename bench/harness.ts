@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 /** Timing for the `npm run bench:*` programs: warm up, repeat, report the median (robust to a noisy neighbour). */
 
 export interface Measurement {
@@ -33,4 +38,37 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
     );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+}
+
+const CONTENDER = 'BENCH_CONTENDER';
+const OUTPUT = 'BENCH_OUTPUT';
+
+/**
+ * Measures each contender in a process of its own (a fresh heap and JIT: in one process, whichever ran first shapes
+ * the GC's and the JIT's state for the others). The bench file runs itself once per contender; in the child, this
+ * measures the one contender named in the environment and exits. The child's stdout is dropped (EMF lines,
+ * progress), its stderr shown.
+ */
+export async function measureIsolated(
+  contenders: [string, () => unknown, { warmup: number; runs: number }][],
+): Promise<Measurement[]> {
+  const only = process.env[CONTENDER];
+  if (only !== undefined) {
+    const found = contenders.find(([name]) => name === only);
+    if (!found) throw new Error(`no contender ${only}`);
+    const [name, run, options] = found;
+    writeFileSync(process.env[OUTPUT] as string, JSON.stringify(await measure(name, run, options)));
+    process.exit(0);
+  }
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const results: Measurement[] = [];
+  for (const [index, [name]] of contenders.entries()) {
+    const out = path.join(scratch, `${index}.json`);
+    execFileSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
+      env: { ...process.env, [CONTENDER]: name, [OUTPUT]: out },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    results.push(JSON.parse(readFileSync(out, 'utf8')) as Measurement);
+  }
+  return results;
 }

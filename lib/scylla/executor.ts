@@ -23,9 +23,19 @@ export interface SubmitOptions extends ExecuteOptions {
  * sharing an `orderKey` keep their submission order (a key waits for its predecessor before taking a slot, so a
  * waiting key never holds a slot another key could use).
  */
+interface Job {
+  statement: Statement;
+  params: unknown[];
+  options: ExecuteOptions;
+  resolve(result: cassandra.types.ResultSet): void;
+  reject(error: unknown): void;
+}
+
 export class WriteExecutor {
   private active = 0;
-  private readonly slots: (() => void)[] = [];
+  /** Jobs waiting for a slot, FIFO: a head index, not `Array.shift()` (O(n) on a batch-sized queue). */
+  private queue: (Job | undefined)[] = [];
+  private head = 0;
   private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -39,14 +49,10 @@ export class WriteExecutor {
 
   execute(statement: Statement, params: unknown[], options: SubmitOptions = {}): Promise<cassandra.types.ResultSet> {
     const key = options.orderKey;
-    if (key === undefined) return this.run(statement, params, options);
+    if (key === undefined) return this.submit(statement, params, options);
     const previous = this.tails.get(key);
-    const result = previous
-      ? previous.then(
-          () => this.run(statement, params, options),
-          () => this.run(statement, params, options),
-        )
-      : this.run(statement, params, options);
+    const submit = () => this.submit(statement, params, options);
+    const result = previous ? previous.then(submit, submit) : submit();
     this.tails.set(key, result);
     const forget = () => {
       if (this.tails.get(key) === result) this.tails.delete(key);
@@ -60,27 +66,45 @@ export class WriteExecutor {
     return this.active;
   }
 
-  private async run(
-    statement: Statement,
-    params: unknown[],
-    options: ExecuteOptions,
-  ): Promise<cassandra.types.ResultSet> {
-    if (this.active >= this.maxInFlight) await new Promise<void>((resolve) => this.slots.push(resolve));
-    else this.active++;
+  private submit(statement: Statement, params: unknown[], options: ExecuteOptions): Promise<cassandra.types.ResultSet> {
+    // A waiting statement is a small record in the queue, not a suspended async function: a batch of 10,000 costs
+    // 10,000 records, and the measured throughput matches the driver's own `executeConcurrent`.
+    return new Promise((resolve, reject) => {
+      const job: Job = { statement, params, options, resolve, reject };
+      if (this.active < this.maxInFlight) this.start(job);
+      else this.queue.push(job);
+    });
+  }
+
+  private start(job: Job): void {
+    this.active++;
     this.metrics?.inFlight(this.active);
     const started = process.hrtime.bigint();
-    try {
-      const result = await this.session.execute(statement, params, options);
-      this.metrics?.succeeded(statement.kind, Number(process.hrtime.bigint() - started) / 1e9);
-      return result;
-    } catch (error) {
-      this.metrics?.failed(statement.kind, errorType(error));
-      throw error;
-    } finally {
-      const next = this.slots.shift();
-      // A waiter inherits the slot directly, so `active` stays exact and no newcomer can jump the queue.
-      if (next) next();
-      else this.active--;
+    this.session.execute(job.statement, job.params, job.options).then(
+      (result) => {
+        this.metrics?.succeeded(job.statement.kind, Number(process.hrtime.bigint() - started) / 1e9);
+        this.finish();
+        job.resolve(result);
+      },
+      (error: unknown) => {
+        this.metrics?.failed(job.statement.kind, errorType(error));
+        this.finish();
+        job.reject(error);
+      },
+    );
+  }
+
+  private finish(): void {
+    this.active--;
+    const next = this.head < this.queue.length ? this.queue[this.head] : undefined;
+    if (next) {
+      this.queue[this.head++] = undefined;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
+      this.start(next);
+    } else {
       this.metrics?.inFlight(this.active);
     }
   }

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MetricsPublisher, parseMetricsConfig } from '../../../lib/metrics';
+
+/**
+ * The EMF lines Powertools writes to stdout, checked against the CloudWatch Embedded Metric Format specification:
+ * `_aws.Timestamp` (epoch ms), `_aws.CloudWatchMetrics` directives (Namespace, Dimensions as arrays of dimension
+ * names, at most 30 per set, Metrics of at most 100 with a Name and a valid Unit), every metric and dimension a
+ * member of the root object.
+ */
+const UNITS = new Set([
+  'Seconds',
+  'Microseconds',
+  'Milliseconds',
+  'Bytes',
+  'Kilobytes',
+  'Megabytes',
+  'Gigabytes',
+  'Terabytes',
+  'Bits',
+  'Kilobits',
+  'Megabits',
+  'Gigabits',
+  'Terabits',
+  'Percent',
+  'Count',
+  'Bytes/Second',
+  'Kilobytes/Second',
+  'Megabytes/Second',
+  'Gigabytes/Second',
+  'Terabytes/Second',
+  'Bits/Second',
+  'Kilobits/Second',
+  'Megabits/Second',
+  'Gigabits/Second',
+  'Terabits/Second',
+  'Count/Second',
+  'None',
+]);
+
+function validateEmf(line: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const aws = line._aws as { Timestamp?: unknown; CloudWatchMetrics?: unknown } | undefined;
+  if (!aws || typeof aws !== 'object') return ['no _aws object'];
+  if (typeof aws.Timestamp !== 'number' || !Number.isInteger(aws.Timestamp))
+    problems.push('_aws.Timestamp is not epoch ms');
+  if (!Array.isArray(aws.CloudWatchMetrics) || aws.CloudWatchMetrics.length === 0)
+    return [...problems, 'no CloudWatchMetrics'];
+  for (const directive of aws.CloudWatchMetrics as Record<string, unknown>[]) {
+    if (typeof directive.Namespace !== 'string' || directive.Namespace.length === 0) problems.push('Namespace');
+    const sets = directive.Dimensions as unknown;
+    if (!Array.isArray(sets)) problems.push('Dimensions is not an array');
+    for (const set of (sets as unknown[]) ?? []) {
+      if (!Array.isArray(set) || set.length > 30) problems.push('a dimension set is not an array of ≤ 30 names');
+      for (const name of set as string[])
+        if (typeof line[name] !== 'string') problems.push(`dimension ${name} has no string value`);
+    }
+    const metrics = directive.Metrics as { Name?: unknown; Unit?: unknown }[];
+    if (!Array.isArray(metrics) || metrics.length === 0 || metrics.length > 100)
+      problems.push('Metrics must hold 1 to 100');
+    for (const metric of metrics ?? []) {
+      if (typeof metric.Name !== 'string') problems.push('metric without Name');
+      if (metric.Unit !== undefined && !UNITS.has(metric.Unit as string)) problems.push(`unit ${String(metric.Unit)}`);
+      const value = line[metric.Name as string];
+      const numbers = Array.isArray(value) ? value : [value];
+      if (!numbers.every((n) => typeof n === 'number' && Number.isFinite(n)))
+        problems.push(`metric ${String(metric.Name)} has no numeric value`);
+    }
+  }
+  return problems;
+}
+
+function captureStdout(): { lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  return {
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('EMF output', () => {
+  const publisher = () =>
+    new MetricsPublisher(
+      parseMetricsConfig({ FUNCTION_NAME: 'navigation-enricher', METRICS_NAMESPACE: 'Test/Processors' }),
+    );
+
+  it('is valid EMF with deltas since the last flush, low-cardinality dimensions and the right units', async () => {
+    const p = publisher();
+    const m = p.instruments;
+    m.records.inc({ stage: 'decoded', reason: '' }, 10);
+    m.records.inc({ stage: 'dead_lettered', reason: 'CODEC_TRUNCATED' }, 2);
+    m.statementSeconds.observe({ kind: 'identities.select' }, 0.001);
+    m.statementSeconds.observe({ kind: 'identities.select' }, 0.003);
+    m.recordAgeSeconds.set({ topic: 'navigation', partition: '0' }, 4);
+    m.recordAgeSeconds.set({ topic: 'navigation', partition: '1' }, 9);
+    const out = captureStdout();
+    const report = await p.flush();
+    const lines = out.lines();
+    expect(report.emfValues).toBeGreaterThan(0);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(validateEmf(line)).toEqual([]);
+    const all = Object.assign({}, ...lines) as Record<string, unknown>;
+    expect(all.function).toBe('navigation-enricher');
+    expect(lines.find((l) => l.reason === 'CODEC_TRUNCATED')?.records).toBe(2);
+    expect(lines.find((l) => l.kind === 'identities.select')?.statement_avg_ms).toBeCloseTo(2, 6);
+    expect(all.record_age_seconds_max).toBe(9);
+    // No partition dimension: per-partition age lives in Prometheus only.
+    expect(lines.some((l) => 'partition' in l)).toBe(false);
+
+    // A second flush emits only what changed since the first.
+    m.records.inc({ stage: 'decoded', reason: '' }, 3);
+    const again = captureStdout();
+    await p.flush();
+    const decoded = again.lines().find((l) => l.stage === 'decoded');
+    expect(decoded?.records).toBe(3);
+  });
+});
