@@ -99,7 +99,6 @@ async function executor(maxInFlight: number): Promise<Run> {
   const writes = new WriteExecutor(session, maxInFlight, {
     succeeded: (_, seconds) => latencies.push(seconds * 1000),
     failed: () => {},
-    inFlight: () => {},
   });
   const started = performance.now();
   await Promise.all(rows.map((row) => writes.execute(INSERT, row.params, { timestamp: row.timestamp })));

@@ -1,6 +1,9 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+/** The registry's values at one instant (`registry.getMetricsAsJSON()`), read once per flush for both exporters. */
+export type Snapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 type Labels = Partial<Record<string, string | number>>;
@@ -18,13 +21,10 @@ type Labels = Partial<Record<string, string | number>>;
 export class EmfExporter {
   private readonly last = new Map<string, number>();
 
-  constructor(
-    private readonly registry: Registry,
-    private readonly metrics: Metrics,
-  ) {}
+  constructor(private readonly metrics: Metrics) {}
 
   /** Emits the deltas since the last flush to stdout; returns how many metric values were emitted. */
-  async flush(): Promise<number> {
+  flush(snapshot: Snapshot): number {
     let emitted = 0;
     const emit = (name: string, unit: Unit, value: number, labels: Record<string, string>) => {
       emitted++;
@@ -36,7 +36,7 @@ export class EmfExporter {
       single.addDimensions(labels);
       single.addMetric(name, unit, value);
     };
-    for (const metric of (await this.registry.getMetricsAsJSON()) as MetricObjectWithValues<MetricValue<string>>[]) {
+    for (const metric of snapshot) {
       const base = metric.name.replace(/^processor_/, '').replace(/_total$/, '');
       if (String(metric.type) === 'counter') {
         for (const value of metric.values) {

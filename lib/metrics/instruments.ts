@@ -32,6 +32,7 @@ export class PipelineMetrics {
   readonly statementSeconds: Histogram<'kind'>;
   readonly statementErrors: Counter<'kind' | 'error_type'>;
   readonly statementRetries: Counter<'kind'>;
+  /** Peak statements in flight during the last batch (the executor's `takePeakInFlight`). */
   readonly inFlightStatements: Gauge<never>;
   /** One invocation, start to response. */
   readonly batchSeconds: Histogram<'outcome'>;
@@ -79,7 +80,7 @@ export class PipelineMetrics {
     });
     this.inFlightStatements = new Gauge({
       name: 'processor_statements_in_flight',
-      help: 'CQL statements running now',
+      help: 'Peak CQL statements in flight during the last batch',
       registers,
     });
     this.batchSeconds = new Histogram({
@@ -110,12 +111,22 @@ export class PipelineMetrics {
     });
   }
 
-  /** The executor's reporting interface, bound to these instruments. */
+  /**
+   * The executor's reporting interface, bound to these instruments. The per-kind histogram child is looked up once
+   * per kind: prom-client hashes a label object on every `observe(labels, value)`, a cost paid per statement.
+   */
   executorMetrics() {
+    const byKind = new Map<string, { observe(value: number): void }>();
     return {
-      succeeded: (kind: string, seconds: number) => this.statementSeconds.observe({ kind }, seconds),
+      succeeded: (kind: string, seconds: number) => {
+        let child = byKind.get(kind);
+        if (!child) {
+          child = this.statementSeconds.labels({ kind });
+          byKind.set(kind, child);
+        }
+        child.observe(seconds);
+      },
       failed: (kind: string, errorType: string) => this.statementErrors.inc({ kind, error_type: errorType }),
-      inFlight: (count: number) => this.inFlightStatements.set(count),
     };
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type Env, integer, oneOf, optionalString } from '../config';
 import { ConfigError } from '../errors';
-import { EmfExporter } from './emf';
+import { EmfExporter, type Snapshot } from './emf';
 import { PipelineMetrics } from './instruments';
 import { RemoteWriteExporter } from './remote-write';
 import { sigv4Signer } from './sigv4';
@@ -13,11 +13,18 @@ export interface MetricsConfig {
   namespace: string;
   emf: boolean;
   remoteWrite?: { url: string; budgetMs: number; sigv4Region?: string };
+  /**
+   * Export at most this often (the first invocation always exports). Counters and histograms are cumulative, so a
+   * skipped export loses nothing: the next one carries it. A busy container then pays the export once per
+   * interval instead of once per batch (measured: 3-6 ms per export against ~0.14 s per 5,000-record batch).
+   */
+  flushIntervalMs: number;
 }
 
 /**
  * METRICS_EMF (on), METRICS_NAMESPACE (KafkaProcessors), METRICS_REMOTE_WRITE_URL (off when unset),
- * METRICS_REMOTE_WRITE_BUDGET_MS (1000), METRICS_REMOTE_WRITE_SIGV4_REGION (set for Amazon Managed Prometheus);
+ * METRICS_REMOTE_WRITE_BUDGET_MS (1000), METRICS_REMOTE_WRITE_SIGV4_REGION (set for Amazon Managed Prometheus),
+ * METRICS_FLUSH_INTERVAL_MS (5000; 0 exports after every batch);
  * the function name from AWS_LAMBDA_FUNCTION_NAME (or FUNCTION_NAME).
  */
 export function parseMetricsConfig(env: Env): MetricsConfig {
@@ -30,6 +37,7 @@ export function parseMetricsConfig(env: Env): MetricsConfig {
     functionName,
     namespace: optionalString(env, 'METRICS_NAMESPACE') ?? 'KafkaProcessors',
     emf: oneOf(env, 'METRICS_EMF', ['on', 'off'], 'on') === 'on',
+    flushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 5_000, { min: 0, max: 300_000 }),
     remoteWrite: url
       ? {
           url,
@@ -42,7 +50,7 @@ export function parseMetricsConfig(env: Env): MetricsConfig {
 
 export interface FlushReport {
   emfValues: number;
-  remoteWrite: 'off' | 'ok' | 'failed';
+  remoteWrite: 'off' | 'ok' | 'failed' | 'not due';
 }
 
 /**
@@ -71,10 +79,10 @@ export class MetricsPublisher {
         serviceName: 'kafka-processors',
         defaultDimensions: { function: config.functionName },
       });
-      this.emf = new EmfExporter(this.instruments.registry, powertools);
+      this.emf = new EmfExporter(powertools);
     }
     if (config.remoteWrite) {
-      this.remoteWrite = new RemoteWriteExporter(this.instruments.registry, {
+      this.remoteWrite = new RemoteWriteExporter({
         url: config.remoteWrite.url,
         instance: this.instance,
         budgetMs: config.remoteWrite.budgetMs,
@@ -85,15 +93,25 @@ export class MetricsPublisher {
     this.instruments.coldStarts.inc();
   }
 
-  /** `now` stamps the remote-write samples (tests replay a run in the past). */
-  async flush(now = Date.now()): Promise<FlushReport> {
-    const [emfValues, pushed] = await Promise.all([
-      this.emf?.flush().catch((error: unknown) => {
-        this.log(JSON.stringify({ level: 'WARN', message: 'EMF flush failed', error: (error as Error).message }));
-        return 0;
-      }) ?? Promise.resolve(0),
-      this.remoteWrite?.push(now),
-    ]);
+  private lastFlush = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Exports when the flush interval has passed since the last export (or when `force`d: a container about to be
+   * shut down). `now` stamps the remote-write samples (tests replay a run in the past).
+   */
+  async flush(options: { now?: number; force?: boolean } = {}): Promise<FlushReport> {
+    const now = options.now ?? Date.now();
+    const clock = Date.now();
+    if (!options.force && clock - this.lastFlush < this.config.flushIntervalMs) return { emfValues: 0, remoteWrite: 'not due' };
+    this.lastFlush = clock;
+    const snapshot = (await this.instruments.registry.getMetricsAsJSON()) as Snapshot;
+    let emfValues = 0;
+    try {
+      emfValues = this.emf?.flush(snapshot) ?? 0;
+    } catch (error) {
+      this.log(JSON.stringify({ level: 'WARN', message: 'EMF flush failed', error: (error as Error).message }));
+    }
+    const pushed = await this.remoteWrite?.push(snapshot, now);
     if (pushed === undefined) return { emfValues, remoteWrite: 'off' };
     if (pushed.ok) return { emfValues, remoteWrite: 'ok' };
     this.instruments.remoteWriteFailures.inc();

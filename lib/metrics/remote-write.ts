@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import type { Snapshot } from './emf';
 import snappy from 'snappyjs';
 import { ProtoWriter } from './protobuf';
 
@@ -36,20 +36,17 @@ export class RemoteWriteExporter {
   private readonly fetchImpl: typeof fetch;
   private lastTimestamp = 0;
 
-  constructor(
-    private readonly registry: Registry,
-    private readonly options: RemoteWriteOptions,
-  ) {
+  constructor(private readonly options: RemoteWriteOptions) {
     this.budgetMs = options.budgetMs ?? 1_000;
     this.retries = options.retries ?? 2;
     this.fetchImpl = options.fetch ?? fetch;
   }
 
-  async push(now = Date.now()): Promise<PushResult> {
+  async push(snapshot: Snapshot, now = Date.now()): Promise<PushResult> {
     // Samples of a series must move forward in time; two pushes within one millisecond would collide.
     const timestamp = Math.max(now, this.lastTimestamp + 1);
     this.lastTimestamp = timestamp;
-    const { body: raw, series } = encodeWriteRequest(await this.registry.getMetricsAsJSON(), {
+    const { body: raw, series } = encodeWriteRequest(snapshot, {
       instance: this.options.instance,
       job: this.options.job ?? 'kafka-processors',
       timestamp,
@@ -91,7 +88,7 @@ export class RemoteWriteExporter {
 
 /** Builds the WriteRequest: every series with its labels sorted by name (the spec requires it), one sample each. */
 export function encodeWriteRequest(
-  metrics: MetricObjectWithValues<MetricValue<string>>[],
+  metrics: Snapshot,
   common: { instance: string; job: string; timestamp: number },
 ): { body: Buffer; series: number } {
   const writer = new ProtoWriter(64 * 1024);

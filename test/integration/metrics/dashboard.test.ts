@@ -52,7 +52,7 @@ beforeAll(async () => {
       m.schemaCacheSize.set(2);
       m.recordAgeSeconds.set({ topic: 'navigation', partition: String(i) }, 1.5);
       m.remoteWriteFailures.inc(0);
-      expect((await c.flush(now - (3 - step) * 30_000)).remoteWrite).toBe('ok');
+      expect((await c.flush({ now: now - (3 - step) * 30_000, force: true })).remoteWrite).toBe('ok');
     }
   }
 });

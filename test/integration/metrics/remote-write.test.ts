@@ -12,6 +12,7 @@ function container(functionName: string, url = remoteWriteUrl, budgetMs = 2_000,
       METRICS_EMF: 'off',
       METRICS_REMOTE_WRITE_URL: url,
       METRICS_REMOTE_WRITE_BUDGET_MS: String(budgetMs),
+      METRICS_FLUSH_INTERVAL_MS: '0',
     }),
     { log },
   );
@@ -61,6 +62,21 @@ describe('remote write to the real Prometheus', () => {
     expect(result.data?.result.map((r) => r.value[1])).toEqual(['12']);
     const colds = await query(`processor_cold_starts_total{function="${fn}"}`);
     expect(colds.data?.result.map((r) => r.value[1])).toEqual(['1']);
+  });
+
+  it('exports at most once per flush interval, and the next export carries what was skipped', async () => {
+    const fn = uniqueName('rw');
+    const c = new MetricsPublisher(
+      parseMetricsConfig({ FUNCTION_NAME: fn, METRICS_EMF: 'off', METRICS_REMOTE_WRITE_URL: remoteWriteUrl, METRICS_FLUSH_INTERVAL_MS: '60000' }),
+    );
+    c.instruments.records.inc({ stage: 'written', reason: '' }, 1);
+    expect((await c.flush()).remoteWrite).toBe('ok'); // the first batch of a container always exports
+    c.instruments.records.inc({ stage: 'written', reason: '' }, 2);
+    expect((await c.flush()).remoteWrite).toBe('not due');
+    c.instruments.records.inc({ stage: 'written', reason: '' }, 4);
+    expect((await c.flush({ force: true })).remoteWrite).toBe('ok');
+    const result = await query(`processor_records_total{function="${fn}", stage="written"}`);
+    expect(result.data?.result.map((r) => r.value[1])).toEqual(['7']);
   });
 });
 

@@ -90,7 +90,11 @@ afterEach(() => vi.restoreAllMocks());
 describe('EMF output', () => {
   const publisher = () =>
     new MetricsPublisher(
-      parseMetricsConfig({ FUNCTION_NAME: 'navigation-enricher', METRICS_NAMESPACE: 'Test/Processors' }),
+      parseMetricsConfig({
+        FUNCTION_NAME: 'navigation-enricher',
+        METRICS_NAMESPACE: 'Test/Processors',
+        METRICS_FLUSH_INTERVAL_MS: '0',
+      }),
     );
 
   it('is valid EMF with deltas since the last flush, low-cardinality dimensions and the right units', async () => {
