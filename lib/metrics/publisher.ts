@@ -102,7 +102,8 @@ export class MetricsPublisher {
   async flush(options: { now?: number; force?: boolean } = {}): Promise<FlushReport> {
     const now = options.now ?? Date.now();
     const clock = Date.now();
-    if (!options.force && clock - this.lastFlush < this.config.flushIntervalMs) return { emfValues: 0, remoteWrite: 'not due' };
+    if (!options.force && clock - this.lastFlush < this.config.flushIntervalMs)
+      return { emfValues: 0, remoteWrite: 'not due' };
     this.lastFlush = clock;
     const snapshot = (await this.instruments.registry.getMetricsAsJSON()) as Snapshot;
     let emfValues = 0;

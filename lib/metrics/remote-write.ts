@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Snapshot } from './emf';
 import snappy from 'snappyjs';
+import type { Snapshot } from './emf';
 import { ProtoWriter } from './protobuf';
 
 /**

@@ -67,7 +67,12 @@ describe('remote write to the real Prometheus', () => {
   it('exports at most once per flush interval, and the next export carries what was skipped', async () => {
     const fn = uniqueName('rw');
     const c = new MetricsPublisher(
-      parseMetricsConfig({ FUNCTION_NAME: fn, METRICS_EMF: 'off', METRICS_REMOTE_WRITE_URL: remoteWriteUrl, METRICS_FLUSH_INTERVAL_MS: '60000' }),
+      parseMetricsConfig({
+        FUNCTION_NAME: fn,
+        METRICS_EMF: 'off',
+        METRICS_REMOTE_WRITE_URL: remoteWriteUrl,
+        METRICS_FLUSH_INTERVAL_MS: '60000',
+      }),
     );
     c.instruments.records.inc({ stage: 'written', reason: '' }, 1);
     expect((await c.flush()).remoteWrite).toBe('ok'); // the first batch of a container always exports
