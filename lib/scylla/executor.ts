@@ -13,6 +13,16 @@ export interface ExecutorMetrics {
 export interface SubmitOptions extends ExecuteOptions {
   /** Statements with the same key run one after another, in submission order. */
   orderKey?: string;
+  /** Aborted before the statement starts: it never runs, and its promise rejects with `StatementAbortedError`. */
+  signal?: AbortSignal;
+}
+
+/** A statement that never ran: its batch was cut short (an earlier failure, the deadline). */
+export class StatementAbortedError extends Error {
+  constructor(kind: string) {
+    super(`${kind} was not run: its batch was stopped`);
+    this.name = 'StatementAbortedError';
+  }
 }
 
 /**
@@ -25,7 +35,7 @@ export interface SubmitOptions extends ExecuteOptions {
 interface Job {
   statement: Statement;
   params: unknown[];
-  options: ExecuteOptions;
+  options: SubmitOptions;
   resolve(result: cassandra.types.ResultSet): void;
   reject(error: unknown): void;
 }
@@ -76,7 +86,7 @@ export class WriteExecutor {
     return peak;
   }
 
-  private submit(statement: Statement, params: unknown[], options: ExecuteOptions): Promise<cassandra.types.ResultSet> {
+  private submit(statement: Statement, params: unknown[], options: SubmitOptions): Promise<cassandra.types.ResultSet> {
     // A waiting statement is a small record in the queue, not a suspended async function: a batch of 10,000 costs
     // 10,000 records, and the measured throughput matches the driver's own `executeConcurrent`.
     return new Promise((resolve, reject) => {
@@ -105,8 +115,13 @@ export class WriteExecutor {
 
   private finish(): void {
     this.active--;
-    const next = this.head < this.queue.length ? this.queue[this.head] : undefined;
-    if (next) {
+    this.startNext();
+  }
+
+  /** Starts queued jobs while slots are free (aborted ones are dropped without taking a slot). */
+  private startNext(): void {
+    while (this.active < this.maxInFlight && this.head < this.queue.length) {
+      const next = this.queue[this.head] as Job;
       this.queue[this.head++] = undefined;
       if (this.head === this.queue.length) {
         this.queue = [];

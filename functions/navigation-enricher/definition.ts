@@ -1,0 +1,126 @@
+import type avro from 'avsc';
+import type { Navigation } from '../../lib/domain/navigation';
+import { ValidationError } from '../../lib/runtime/errors';
+import type { ProcessorDefinition } from '../../lib/runtime/processor';
+import { statement } from '../../lib/scylla/statement';
+import { writeTimestamp } from '../../lib/scylla/write-time';
+
+/**
+ * navigation-enricher (topic `navigation`): resolves the cookie to a user (one SELECT per distinct cookie of the
+ * batch), then stores the event in `navigations_by_user`, partitioned by user when known, else by cookie, newest
+ * first, with a TTL. Events without consent are not stored (counted as skipped).
+ */
+export const READER_SCHEMA: avro.Schema = {
+  type: 'record',
+  name: 'Navigation',
+  namespace: 'com.example.events',
+  fields: [
+    { name: 'eventId', type: 'string' },
+    { name: 'eventTime', type: 'long' },
+    { name: 'cookieId', type: 'string' },
+    { name: 'userId', type: ['null', 'string'], default: null },
+    { name: 'url', type: 'string' },
+    { name: 'referrer', type: ['null', 'string'], default: null },
+    { name: 'userAgent', type: 'string' },
+    { name: 'ip', type: 'string' },
+    {
+      name: 'geo',
+      type: {
+        type: 'record',
+        name: 'Geo',
+        fields: [
+          { name: 'country', type: 'string' },
+          { name: 'city', type: ['null', 'string'], default: null },
+        ],
+      },
+    },
+    { name: 'tags', type: { type: 'array', items: 'string' }, default: [] },
+    { name: 'attributes', type: { type: 'map', values: 'string' }, default: {} },
+    {
+      name: 'consent',
+      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+    },
+  ],
+} as avro.Schema;
+
+export type NavigationView = Pick<
+  Navigation,
+  | 'eventId'
+  | 'eventTime'
+  | 'cookieId'
+  | 'userId'
+  | 'url'
+  | 'referrer'
+  | 'userAgent'
+  | 'ip'
+  | 'tags'
+  | 'attributes'
+  | 'consent'
+> & { geo: { country: string; city: string | null } };
+
+const LOOKUP = statement('identities.select', 'SELECT user_id FROM identities WHERE cookie_id = ?', {
+  idempotent: true,
+});
+const INSERT = statement(
+  'navigations.insert',
+  `INSERT INTO navigations_by_user (owner_id, event_time, event_id, cookie_id, user_id, url, referrer, user_agent, ip,
+     country, city, tags, attributes, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+  { idempotent: true },
+);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function navigationEnricher(options: {
+  ttlSeconds: number;
+}): ProcessorDefinition<NavigationView, Map<string, string>> {
+  return {
+    name: 'navigation-enricher',
+    async prepare(values, { executor }) {
+      // A cookie repeats within a batch: ask once per distinct cookie, all in parallel through the executor.
+      const cookies = new Set(
+        values.filter((v) => v.value.userId === null && v.value.consent !== 'DENIED').map((v) => v.value.cookieId),
+      );
+      const users = new Map<string, string>();
+      await Promise.all(
+        [...cookies].map(async (cookie) => {
+          const userId = (await executor.execute(LOOKUP, [cookie])).first()?.get('user_id') as
+            | string
+            | null
+            | undefined;
+          if (userId) users.set(cookie, userId);
+        }),
+      );
+      return users;
+    },
+    process(nav, record, users) {
+      if (nav.consent === 'DENIED') return { skip: 'consent_denied' };
+      if (!UUID.test(nav.eventId)) throw new ValidationError(`eventId ${JSON.stringify(nav.eventId)} is not a UUID`);
+      if (!(nav.eventTime > 0)) throw new ValidationError(`eventTime ${nav.eventTime} is not a time`);
+      const userId = nav.userId ?? users.get(nav.cookieId) ?? null;
+      const owner = userId ?? nav.cookieId;
+      return [
+        {
+          statement: INSERT,
+          params: [
+            owner,
+            new Date(nav.eventTime),
+            nav.eventId,
+            nav.cookieId,
+            userId,
+            nav.url,
+            nav.referrer,
+            nav.userAgent,
+            nav.ip,
+            nav.geo.country,
+            nav.geo.city,
+            nav.tags,
+            nav.attributes,
+            nav.consent,
+            options.ttlSeconds,
+          ],
+          orderKey: owner,
+          timestamp: writeTimestamp(nav.eventTime, record.offset),
+        },
+      ];
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import type avro from 'avsc';
+import type { Consent } from '../../lib/domain/navigation';
+import { ValidationError } from '../../lib/runtime/errors';
+import type { ProcessorDefinition } from '../../lib/runtime/processor';
+import type { WriteExecutor } from '../../lib/scylla/executor';
+import { statement } from '../../lib/scylla/statement';
+import { writeTimestamp } from '../../lib/scylla/write-time';
+
+/**
+ * segment-builder (topic `navigation`, its own consumer group): matches each event's URL against the segment
+ * rules kept in `segment_rules` (loaded on first use, refreshed every `refreshMs`, kept across warm invocations)
+ * and upserts `user_segments` (user, else cookie; segment; last seen) with a TTL. Reads five fields of the
+ * navigation record: the rest is skipped by the decoder, not decoded.
+ */
+export const READER_SCHEMA: avro.Schema = {
+  type: 'record',
+  name: 'Navigation',
+  namespace: 'com.example.events',
+  fields: [
+    { name: 'eventTime', type: 'long' },
+    { name: 'cookieId', type: 'string' },
+    { name: 'userId', type: ['null', 'string'], default: null },
+    { name: 'url', type: 'string' },
+    {
+      name: 'consent',
+      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+    },
+  ],
+} as avro.Schema;
+
+export interface SegmentView {
+  eventTime: number;
+  cookieId: string;
+  userId: string | null;
+  url: string;
+  consent: Consent;
+}
+
+interface Rule {
+  segmentId: string;
+  pattern: RegExp;
+}
+
+const RULES = statement('segment_rules.select', 'SELECT segment_id, url_pattern, enabled FROM segment_rules', {
+  idempotent: true,
+});
+const UPSERT = statement(
+  'user_segments.upsert',
+  'INSERT INTO user_segments (owner_id, segment_id, last_seen) VALUES (?, ?, ?) USING TTL ?',
+  { idempotent: true },
+);
+
+export function segmentBuilder(options: {
+  ttlSeconds: number;
+  refreshMs: number;
+  log?: (line: string) => void;
+}): ProcessorDefinition<SegmentView, Rule[]> {
+  // Module-scope state through the closure: the rules survive warm invocations.
+  let rules: Rule[] = [];
+  let loadedAt = Number.NEGATIVE_INFINITY;
+  const log = options.log ?? ((line: string) => console.warn(line));
+
+  async function load(executor: WriteExecutor): Promise<Rule[]> {
+    const rows = (await executor.execute(RULES, [])).rows;
+    const next: Rule[] = [];
+    for (const row of rows) {
+      if (row.get('enabled') === false) continue;
+      const segmentId = row.get('segment_id') as string;
+      try {
+        next.push({ segmentId, pattern: new RegExp(row.get('url_pattern') as string) });
+      } catch (error) {
+        log(
+          JSON.stringify({
+            level: 'WARN',
+            message: 'segment rule skipped: bad pattern',
+            segmentId,
+            error: (error as Error).message,
+          }),
+        );
+      }
+    }
+    return next;
+  }
+
+  return {
+    name: 'segment-builder',
+    async prepare(_values, { executor }) {
+      if (Date.now() - loadedAt >= options.refreshMs) {
+        rules = await load(executor);
+        loadedAt = Date.now();
+      }
+      return rules;
+    },
+    process(nav, record, current) {
+      if (nav.consent === 'DENIED') return { skip: 'consent_denied' };
+      if (!(nav.eventTime > 0)) throw new ValidationError(`eventTime ${nav.eventTime} is not a time`);
+      const owner = nav.userId ?? nav.cookieId;
+      const matched = current.filter((rule) => rule.pattern.test(nav.url));
+      if (matched.length === 0) return { skip: 'no_segment' };
+      return matched.map((rule) => ({
+        statement: UPSERT,
+        params: [owner, rule.segmentId, new Date(nav.eventTime), options.ttlSeconds],
+        orderKey: `${owner}/${rule.segmentId}`,
+        timestamp: writeTimestamp(nav.eventTime, record.offset),
+      }));
+    },
+  };
+}

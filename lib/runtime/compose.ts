@@ -1,0 +1,56 @@
+import { GlueClient } from '@aws-sdk/client-glue';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type avro from 'avsc';
+import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
+import { type Env, integer, list, oneOf, optionalString } from '../config';
+import { MetricsPublisher, parseMetricsConfig } from '../metrics';
+import { parseScyllaConfig } from '../scylla/config';
+import { CredentialsSource } from '../scylla/credentials';
+import { WriteExecutor } from '../scylla/executor';
+import { ScyllaSession } from '../scylla/session';
+import { ScyllaDeadLetterSink } from './dead-letters';
+import { createProcessor, type ProcessorDefinition } from './processor';
+
+/**
+ * The composition point of a function: reads and validates its whole configuration once (cold start), builds the
+ * clients it keeps in module scope (they connect lazily, on first use), and returns the Lambda handler.
+ *
+ * Besides SCYLLA_* (lib/scylla/config) and METRICS_* (lib/metrics/publisher): SCHEMA_REGISTRY_URLS (comma
+ * separated; SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or SCHEMA_REGISTRY_BEARER_TOKEN), SCHEMA_REGISTRY_GLUE=on
+ * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000).
+ */
+export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
+  const scylla = parseScyllaConfig(env);
+  const metrics = new MetricsPublisher(parseMetricsConfig({ FUNCTION_NAME: definition.name, ...env }));
+  const needsSecrets = scylla.credentials.source === 'secrets-manager' || (scylla.tls.enabled && scylla.tls.caSecretId);
+  const secrets = needsSecrets ? new SecretsManagerClient({}) : undefined;
+  const session = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials, secrets), secrets);
+  const executor = new WriteExecutor(session, scylla.maxInFlight, metrics.instruments.executorMetrics());
+  session.onRetry = (statement) => metrics.instruments.statementRetries.inc({ kind: statement.kind });
+
+  const basic = optionalString(env, 'SCHEMA_REGISTRY_BASIC_AUTH');
+  const bearer = optionalString(env, 'SCHEMA_REGISTRY_BEARER_TOKEN');
+  const [username = '', password = ''] = basic?.split(/:(.*)/s) ?? [];
+  const confluent = optionalString(env, 'SCHEMA_REGISTRY_URLS')
+    ? new ConfluentSchemaRegistry({
+        urls: list(env, 'SCHEMA_REGISTRY_URLS'),
+        auth: bearer ? { bearerToken: bearer } : basic ? { username, password } : undefined,
+        timeoutMs: integer(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
+      })
+    : undefined;
+  const glue =
+    oneOf(env, 'SCHEMA_REGISTRY_GLUE', ['on', 'off'], 'off') === 'on'
+      ? new GlueSchemaRegistry(new GlueClient({}))
+      : undefined;
+  const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
+
+  return createProcessor(definition, {
+    reader: new AvroReader<T>(schemas, readerSchema),
+    schemas,
+    executor,
+    deadLetters: new ScyllaDeadLetterSink(executor),
+    metrics,
+    reportBatchItemFailures: oneOf(env, 'REPORT_BATCH_ITEM_FAILURES', ['on', 'off'], 'on') === 'on',
+    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 5_000, { min: 0, max: 600_000 }),
+  });
+}
