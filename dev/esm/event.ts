@@ -32,7 +32,9 @@ export function buildMskEvent(
       ...(r.value === null ? {} : { value: r.value.toString('base64') }),
       headers: (r.headers ?? []).map(([name, bytes]) => ({ [name]: [...bytes] })),
     };
-    (grouped[id] ??= []).push(record);
+    const list = grouped[id] ?? [];
+    list.push(record);
+    grouped[id] = list;
   }
   return {
     eventSource: source.clusterArn ? 'aws:kafka' : 'SelfManagedKafka',
