@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { lazy } from '../lazy';
 import type { RemoteWriteOptions } from './remote-write';
 
 function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
@@ -34,11 +34,19 @@ class Sha256 {
  * Signs remote-write requests for Amazon Managed Prometheus (service `aps`) with the function's role credentials
  * (the default provider chain: the Lambda environment's keys).
  */
-export function sigv4Signer(region: string, credentials = defaultProvider()): NonNullable<RemoteWriteOptions['sign']> {
-  const signer = new SignatureV4({ service: 'aps', region, credentials, sha256: Sha256 });
+export function sigv4Signer(
+  region: string,
+  credentials?: AwsCredentialIdentityProvider,
+): NonNullable<RemoteWriteOptions['sign']> {
+  // The SDK modules load on the first push, not at cold start.
+  const signer = lazy(async () => {
+    const { SignatureV4 } = await import('@smithy/signature-v4');
+    const provider = credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+    return new SignatureV4({ service: 'aps', region, credentials: provider, sha256: Sha256 });
+  });
   return async ({ url, headers, body }) => {
     const target = new URL(url);
-    const signed = await signer.sign({
+    const signed = await (await signer()).sign({
       method: 'POST',
       protocol: target.protocol,
       hostname: target.hostname,

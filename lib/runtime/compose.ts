@@ -1,8 +1,7 @@
-import { GlueClient } from '@aws-sdk/client-glue';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type avro from 'avsc';
 import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
 import { type Env, integer, list, oneOf, optionalString } from '../config';
+import { lazy } from '../lazy';
 import { MetricsPublisher, parseMetricsConfig } from '../metrics';
 import { parseScyllaConfig } from '../scylla/config';
 import { CredentialsSource } from '../scylla/credentials';
@@ -23,7 +22,9 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
   const scylla = parseScyllaConfig(env);
   const metrics = new MetricsPublisher(parseMetricsConfig({ FUNCTION_NAME: definition.name, ...env }));
   const needsSecrets = scylla.credentials.source === 'secrets-manager' || (scylla.tls.enabled && scylla.tls.caSecretId);
-  const secrets = needsSecrets ? new SecretsManagerClient({}) : undefined;
+  const secrets = needsSecrets
+    ? lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}))
+    : undefined;
   const session = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials, secrets), secrets);
   const executor = new WriteExecutor(session, scylla.maxInFlight, metrics.instruments.executorMetrics());
   session.onRetry = (statement) => metrics.instruments.statementRetries.inc({ kind: statement.kind });
@@ -40,7 +41,7 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
     : undefined;
   const glue =
     oneOf(env, 'SCHEMA_REGISTRY_GLUE', ['on', 'off'], 'off') === 'on'
-      ? new GlueSchemaRegistry(new GlueClient({}))
+      ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
       : undefined;
   const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
 

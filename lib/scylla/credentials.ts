@@ -1,6 +1,16 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AppError } from '../errors';
 import type { CredentialsConfig } from './config';
+
+/** A Secrets Manager client, or a lazy factory of one (lib/lazy.ts): the SDK loads on first use. */
+export type SecretsClient = SecretsManagerClient | (() => Promise<SecretsManagerClient>);
+
+/** A secret's string value; the SDK module is loaded on the first call. */
+export async function readSecret(secrets: SecretsClient, secretId: string): Promise<string | undefined> {
+  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = typeof secrets === 'function' ? await secrets() : secrets;
+  return (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+}
 
 export interface Credentials {
   username: string;
@@ -24,7 +34,7 @@ export class CredentialsSource {
 
   constructor(
     private readonly config: CredentialsConfig,
-    private readonly secrets?: SecretsManagerClient,
+    private readonly secrets?: SecretsClient,
   ) {
     if (config.source === 'secrets-manager' && secrets === undefined) {
       throw new RangeError('a Secrets Manager client is needed for credentials from Secrets Manager');
@@ -51,10 +61,7 @@ export class CredentialsSource {
     if (config.source === 'inline') return { username: config.username, password: config.password };
     let text: string | undefined;
     try {
-      const response = await (this.secrets as SecretsManagerClient).send(
-        new GetSecretValueCommand({ SecretId: config.secretId }),
-      );
-      text = response.SecretString;
+      text = await readSecret(this.secrets as SecretsClient, config.secretId);
     } catch (error) {
       const name = (error as Error).name;
       const transient = !['ResourceNotFoundException', 'AccessDeniedException', 'DecryptionFailure'].includes(name);

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import cassandra from 'cassandra-driver';
 import { ConfigError } from '../errors';
 import type { Consistency, ScyllaConfig, TlsConfig } from './config';
-import type { Credentials, CredentialsSource } from './credentials';
+import { type Credentials, type CredentialsSource, readSecret, type SecretsClient } from './credentials';
 import { classify, isAuthenticationFailure, ScyllaUnavailableError } from './errors';
 import type { Statement } from './statement';
 
@@ -40,7 +39,7 @@ export class ScyllaSession {
   constructor(
     readonly config: ScyllaConfig,
     private readonly credentials: CredentialsSource,
-    private readonly secrets?: SecretsManagerClient,
+    private readonly secrets?: SecretsClient,
     /** Migrations connect before their keyspace exists: they qualify every name instead. */
     private readonly options: { useKeyspace: boolean } = { useKeyspace: true },
   ) {}
@@ -170,12 +169,10 @@ export class ScyllaSession {
     if (tls.caFile) ca = await readFile(tls.caFile, 'utf8');
     else if (tls.caSecretId) {
       if (!this.secrets) throw new ConfigError('SCYLLA_TLS_CA_SECRET_ID', 'needs a Secrets Manager client');
-      const response = await this.secrets
-        .send(new GetSecretValueCommand({ SecretId: tls.caSecretId }))
-        .catch((error: unknown) => {
-          throw new ScyllaUnavailableError(`TLS CA secret ${tls.caSecretId} could not be read`, { cause: error });
-        });
-      ca = response.SecretString;
+      const secretId = tls.caSecretId;
+      ca = await readSecret(this.secrets, secretId).catch((error: unknown) => {
+        throw new ScyllaUnavailableError(`TLS CA secret ${secretId} could not be read`, { cause: error });
+      });
     }
     return { ca: ca ? [ca] : undefined, servername: tls.serverName, rejectUnauthorized: true };
   }

@@ -1,11 +1,4 @@
-import {
-  AccessDeniedException,
-  EntityNotFoundException,
-  GetSchemaVersionCommand,
-  type GetSchemaVersionCommandOutput,
-  type GlueClient,
-  InvalidInputException,
-} from '@aws-sdk/client-glue';
+import type { GetSchemaVersionCommandOutput, GlueClient } from '@aws-sdk/client-glue';
 import { CodecError, RegistryRequestError, RegistryUnavailableError } from '../errors';
 import type { SchemaRef } from '../framing';
 import type { RegisteredSchema, SchemaRegistry } from './types';
@@ -13,10 +6,11 @@ import type { RegisteredSchema, SchemaRegistry } from './types';
 /**
  * The AWS Glue Schema Registry, asked through the AWS SDK (`GetSchemaVersion` by the schema version UUID a Glue
  * record carries). Retries and timeouts are the SDK client's own (standard retry mode: throttling, 5xx, network);
- * configure them on the client passed in.
+ * configure them on the client passed in. The SDK module is loaded on the first Glue-framed record, not at cold start
+ * (`client` may be a lazy factory, see lib/lazy.ts).
  */
 export class GlueSchemaRegistry implements SchemaRegistry {
-  constructor(private readonly client: GlueClient) {}
+  constructor(private readonly client: GlueClient | (() => Promise<GlueClient>)) {}
 
   async fetchSchema(ref: SchemaRef): Promise<RegisteredSchema> {
     if (ref.kind !== 'glue-version') {
@@ -24,14 +18,18 @@ export class GlueSchemaRegistry implements SchemaRegistry {
     }
     let response: GetSchemaVersionCommandOutput;
     try {
-      response = await this.client.send(new GetSchemaVersionCommand({ SchemaVersionId: ref.versionId }));
+      const { GetSchemaVersionCommand } = await import('@aws-sdk/client-glue');
+      const client = typeof this.client === 'function' ? await this.client() : this.client;
+      response = await client.send(new GetSchemaVersionCommand({ SchemaVersionId: ref.versionId }));
     } catch (error) {
-      if (error instanceof EntityNotFoundException || error instanceof InvalidInputException) {
+      // By name, not instanceof: the SDK module is loaded lazily (and may be the runtime's own copy).
+      const name = (error as Error).name;
+      if (name === 'EntityNotFoundException' || name === 'InvalidInputException') {
         throw new CodecError('CODEC_SCHEMA_NOT_FOUND', `Glue schema version ${ref.versionId} is not in the registry`, {
           cause: error,
         });
       }
-      if (error instanceof AccessDeniedException) {
+      if (name === 'AccessDeniedException') {
         throw new RegistryRequestError(`Glue GetSchemaVersion ${ref.versionId}: access denied`, 403, { cause: error });
       }
       throw new RegistryUnavailableError(`Glue GetSchemaVersion ${ref.versionId}: ${(error as Error).message}`, {
