@@ -1,27 +1,228 @@
-import { loadStackConfig, stackEndpoints } from './stack/config';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { ConfluentSchemaRegistry } from '../lib/codec';
+import { parseScyllaConfig } from '../lib/scylla/config';
+import { CredentialsSource } from '../lib/scylla/credentials';
+import { migrate } from '../lib/scylla/migrations';
+import { ScyllaSession } from '../lib/scylla/session';
+import { statement } from '../lib/scylla/statement';
+import { buildFunction, type FunctionName } from './build';
+import { produceDemoStream } from './demo/stream';
+import { type Handler, LocalEventSourceMapping } from './esm/runner';
+import { loadStackConfig, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
 import { up } from './stack/stack';
 
 /**
- * `npm start`: the README's main job. For now it brings the embedded local stack up and prints where each server
- * listens; the processors, the local event-source-mapping runner and the demo stream join it with the processors
- * issue.
+ * `npm start`: the whole pipeline on this machine. Brings the local stack up (unless DEMO_KAFKA_BOOTSTRAP,
+ * SCYLLA_CONTACT_POINTS and SCHEMA_REGISTRY_URLS point at existing servers), migrates, registers the schemas,
+ * produces the demo stream (DEMO_NAVIGATION 100,000 navigation + DEMO_IDENTITY 20,000 identity events, three
+ * schema versions, ~0.5 % poison), runs the three functions' bundles through local event-source mappings until
+ * every partition is consumed, and prints a summary.
  */
-async function main() {
-  const config = loadStackConfig();
-  await up(config);
-  const endpoints = stackEndpoints(config);
-  console.log(`
-Kafka bootstrap      ${endpoints.kafkaBootstrap}
-CQL (Scylla API)     ${endpoints.cqlContactPoint}  user ${endpoints.cqlCredentials.username}
-Schema registry      ${endpoints.registryUrl}
-Prometheus           ${endpoints.prometheusUrl}  (remote write: ${endpoints.prometheusUrl}/api/v1/write)
+const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+/** This run's label on every series it exports: the summary reads this run's figures, not earlier runs'. */
+const RUN = `demo-${Date.now().toString(36)}`;
 
-The processors and the demo stream are not wired into \`npm start\` yet: this run only starts the local stack.
-Stop it with \`npm run stack -- down\`.`);
+async function main() {
+  const external = Boolean(
+    process.env.DEMO_KAFKA_BOOTSTRAP && process.env.SCYLLA_CONTACT_POINTS && process.env.SCHEMA_REGISTRY_URLS,
+  );
+  const stack = stackEndpoints(loadStackConfig());
+  if (!external) await up(loadStackConfig());
+  const kafka = (process.env.DEMO_KAFKA_BOOTSTRAP ?? stack.kafkaBootstrap).split(',');
+  const registryUrls = process.env.SCHEMA_REGISTRY_URLS ?? stack.registryUrl;
+  const env: Record<string, string> = {
+    SCYLLA_CONTACT_POINTS: stack.cqlContactPoint,
+    SCYLLA_LOCAL_DC: stack.cqlLocalDataCenter,
+    SCYLLA_KEYSPACE: 'pipeline',
+    SCYLLA_USERNAME: stack.cqlCredentials.username,
+    SCYLLA_PASSWORD: stack.cqlCredentials.password,
+    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+    SCHEMA_REGISTRY_URLS: registryUrls,
+    METRICS_EMF: 'off', // a terminal is no CloudWatch: the summary and Prometheus show the figures
+    METRICS_REMOTE_WRITE_URL: `${stack.prometheusUrl}/api/v1/write`,
+    METRICS_FLUSH_INTERVAL_MS: '1000',
+    METRICS_LABELS: `run=${RUN}`,
+    ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SCYLLA_'))) as Record<
+      string,
+      string
+    >),
+  };
+  Object.assign(process.env, env); // the bundles read their configuration at import, as in Lambda
+
+  const scylla = parseScyllaConfig(env);
+  const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
+  const replication =
+    process.env.SCYLLA_REPLICATION ?? `{'class': 'NetworkTopologyStrategy', '${scylla.localDataCenter}': 1}`;
+  const applied = await migrate(admin, { keyspace: scylla.keyspace, replication });
+  const rule = statement(
+    'segment_rules.seed',
+    `INSERT INTO ${scylla.keyspace}.segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, true)`,
+    {
+      idempotent: true,
+    },
+  );
+  for (const [segment, pattern] of [
+    ['runners', '/shoes/running'],
+    ['shoppers', '/(cart|checkout)'],
+    ['readers', '/blog/'],
+    ['campaign-google', 'utm_source=google'],
+  ]) {
+    await admin.execute(rule, [segment, pattern]);
+  }
+  await admin.shutdown();
+  console.log(
+    `schema: keyspace ${scylla.keyspace} ${applied.length ? `migrated (${applied.join(', ')})` : 'up to date'}, segment rules seeded`,
+  );
+
+  const plan = {
+    navigation: count('DEMO_NAVIGATION', 100_000),
+    identity: count('DEMO_IDENTITY', 20_000),
+    poisonRate: 0.005,
+    seed: Date.now() % 1_000_000,
+    topics: { navigation: 'navigation', identity: 'identity' },
+    partitions: 4,
+  };
+  const registry = new ConfluentSchemaRegistry({ urls: registryUrls.split(',') });
+  let lastShown = 0;
+  const produced = await produceDemoStream(plan, {
+    bootstrapBrokers: kafka,
+    registry,
+    onProgress: (sent, total) => {
+      if (Date.now() - lastShown > 1000 || sent === total) {
+        lastShown = Date.now();
+        console.log(`producing: ${sent.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+      }
+    },
+  });
+  console.log(
+    `produced ${produced.counts.navigation.toLocaleString('en-US')} navigation and ${produced.counts.identity.toLocaleString('en-US')} identity events ` +
+      `(${produced.counts.poison} poison, ${produced.counts.tombstones} tombstones) in ${((produced.finished - produced.started) / 1000).toFixed(1)} s`,
+  );
+
+  const functions: { name: FunctionName; topic: string }[] = [
+    { name: 'identity-linker', topic: plan.topics.identity },
+    { name: 'navigation-enricher', topic: plan.topics.navigation },
+    { name: 'segment-builder', topic: plan.topics.navigation },
+  ];
+  const mappings: { name: FunctionName; topic: string; handler: Handler; esm: LocalEventSourceMapping }[] = [];
+  for (const fn of functions) {
+    const { file, bytes } = await buildFunction(fn.name);
+    const { handler } = (await import(pathToFileURL(file).href)) as { handler: Handler };
+    console.log(`${fn.name}: bundle ${(bytes / 1000).toFixed(0)} KB, consuming ${fn.topic} as group ${fn.name}`);
+    mappings.push({
+      ...fn,
+      handler,
+      esm: new LocalEventSourceMapping({
+        topic: fn.topic,
+        groupId: fn.name,
+        bootstrapBrokers: kafka,
+        handler,
+        settings: { batchSize: 500 },
+      }),
+    });
+  }
+  const started = Date.now();
+  await Promise.all(mappings.map((m) => m.esm.start()));
+  const reached = (m: (typeof mappings)[number]) =>
+    [...produced.ends]
+      .filter(([id]) => id.startsWith(`${m.topic}-`))
+      .every(([id, end]) => (m.esm.stats.committed.get(id) ?? 0) >= end);
+  const finished = new Map<string, number>();
+  while (!mappings.every(reached)) {
+    await sleep(1_000);
+    for (const m of mappings)
+      if (!finished.has(m.name) && reached(m)) finished.set(m.name, (Date.now() - started) / 1000);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `running ${seconds.toFixed(0)} s: ${mappings.map((m) => `${m.name} ${m.esm.stats.recordsDone.toLocaleString('en-US')} (${Math.round(m.esm.stats.recordsDone / seconds).toLocaleString('en-US')}/s)`).join(' · ')}`,
+    );
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  for (const m of mappings) if (!finished.has(m.name)) finished.set(m.name, elapsed);
+  // One more (empty) invocation after the flush interval, so each function exports its last figures.
+  await sleep(1_100);
+  for (const m of mappings)
+    await m.handler(
+      { eventSource: 'SelfManagedKafka', bootstrapServers: kafka.join(','), records: {} },
+      { getRemainingTimeInMillis: () => 60_000 },
+    );
+  await Promise.all(mappings.map((m) => m.esm.stop()));
+  await summary(
+    mappings.map((m) => ({ name: m.name, stats: m.esm.stats })),
+    elapsed,
+    stack.prometheusUrl,
+  );
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof StackError ? `\nstack: ${error.message}` : error);
-  process.exit(1);
-});
+async function promql(
+  url: string,
+  expr: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  return (
+    ((await response.json()) as { data?: { result: { metric: Record<string, string>; value: [number, string] }[] } })
+      .data?.result ?? []
+  );
+}
+
+async function summary(
+  runs: { name: string; stats: LocalEventSourceMapping['stats'] }[],
+  elapsed: number,
+  prometheus: string,
+) {
+  // Series are new for this run (new containers): their last values are this run's totals.
+  const window = `${Math.ceil(elapsed + 60)}s`;
+  console.log(`\nSummary (${elapsed.toFixed(1)} s of processing)\n`);
+  for (const run of runs) {
+    const f = `function="${run.name}", run="${RUN}"`;
+    const q = async (expr: string) => Number((await promql(prometheus, expr))[0]?.value[1] ?? Number.NaN);
+    const pct = async (metric: string, p: number, extra = '') =>
+      (await q(`histogram_quantile(${p}, sum by (le) (max_over_time(${metric}_bucket{${f}${extra}}[${window}])))`)) *
+      1000;
+    console.log(
+      `${run.name}: ${run.stats.recordsDone.toLocaleString('en-US')} records, ${Math.round(run.stats.recordsDone / run.seconds).toLocaleString('en-US')} events/s (done in ${run.seconds.toFixed(0)} s), ${run.stats.invocations} invocations (${run.stats.partialResponses} partial, ${run.stats.failedInvocations} failed)`,
+    );
+    const stages = await promql(
+      prometheus,
+      `sum by (stage, reason) (max_over_time(processor_records_total{${f}}[${window}]))`,
+    );
+    console.log(
+      `  records: ${stages
+        .map(
+          (s) => `${s.metric.stage}${s.metric.reason ? `[${s.metric.reason}]` : ''} ${Math.round(Number(s.value[1]))}`,
+        )
+        .sort()
+        .join(', ')}`,
+    );
+    const batch = await Promise.all([0.5, 0.95, 0.99].map((p) => pct('processor_batch_seconds', p)));
+    const decode = await Promise.all([0.5, 0.95, 0.99].map((p) => pct('processor_decode_seconds', p)));
+    console.log(
+      `  batch P50/P95/P99 ${batch.map((v) => v.toFixed(1)).join(' / ')} ms · decode (per partition batch) ${decode.map((v) => v.toFixed(2)).join(' / ')} ms`,
+    );
+    const kinds = await promql(
+      prometheus,
+      `sum by (kind) (max_over_time(processor_statement_seconds_count{${f}}[${window}]))`,
+    );
+    for (const kind of kinds.map((k) => k.metric.kind as string).sort()) {
+      const lat = await Promise.all(
+        [0.5, 0.95, 0.99].map((p) => pct('processor_statement_seconds', p, `, kind="${kind}"`)),
+      );
+      console.log(`  ${kind} P50/P95/P99 ${lat.map((v) => v.toFixed(2)).join(' / ')} ms`);
+    }
+  }
+  console.log(
+    `\nMetrics: ${prometheus} (query processor_*), dashboard: ${REPO_ROOT}/dashboards/processors.json (docker compose up grafana)`,
+  );
+  console.log(
+    'Rows: keyspace pipeline (identities, navigations_by_user, user_segments, dead_letters). Stop the stack: npm run stack -- down',
+  );
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    console.error(error instanceof StackError ? `\nstack: ${error.message}` : error);
+    process.exit(1);
+  });

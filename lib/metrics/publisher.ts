@@ -19,6 +19,8 @@ export interface MetricsConfig {
    * interval instead of once per batch (measured: 3-6 ms per export against ~0.14 s per 5,000-record batch).
    */
   flushIntervalMs: number;
+  /** Extra labels on every remote-written series (METRICS_LABELS="env=prod,region=eu-west-1"); not EMF dimensions. */
+  labels: Record<string, string>;
 }
 
 /**
@@ -38,6 +40,7 @@ export function parseMetricsConfig(env: Env): MetricsConfig {
     namespace: optionalString(env, 'METRICS_NAMESPACE') ?? 'KafkaProcessors',
     emf: oneOf(env, 'METRICS_EMF', ['on', 'off'], 'on') === 'on',
     flushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 5_000, { min: 0, max: 300_000 }),
+    labels: parseLabels(optionalString(env, 'METRICS_LABELS')),
     remoteWrite: url
       ? {
           url,
@@ -46,6 +49,26 @@ export function parseMetricsConfig(env: Env): MetricsConfig {
         }
       : undefined,
   };
+}
+
+function parseLabels(raw: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of raw?.split(',') ?? []) {
+    const [name, value] = pair.split('=').map((part) => part.trim());
+    if (
+      !name ||
+      value === undefined ||
+      !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) ||
+      ['instance', 'job', 'function', '__name__'].includes(name)
+    ) {
+      throw new ConfigError(
+        'METRICS_LABELS',
+        `"${pair}" is not name=value (names like env, region; not instance/job/function)`,
+      );
+    }
+    labels[name] = value;
+  }
+  return labels;
 }
 
 export interface FlushReport {
@@ -85,6 +108,7 @@ export class MetricsPublisher {
       this.remoteWrite = new RemoteWriteExporter({
         url: config.remoteWrite.url,
         instance: this.instance,
+        labels: config.labels,
         budgetMs: config.remoteWrite.budgetMs,
         sign: config.remoteWrite.sigv4Region ? sigv4Signer(config.remoteWrite.sigv4Region) : undefined,
         fetch: deps.fetch,

@@ -15,6 +15,8 @@ export interface RemoteWriteOptions {
   /** This container's series label, made once at cold start. */
   instance: string;
   job?: string;
+  /** Labels added to every series. */
+  labels?: Record<string, string>;
   /** The whole push, retries included. */
   budgetMs?: number;
   retries?: number;
@@ -49,6 +51,7 @@ export class RemoteWriteExporter {
     const { body: raw, series } = encodeWriteRequest(snapshot, {
       instance: this.options.instance,
       job: this.options.job ?? 'kafka-processors',
+      labels: this.options.labels ?? {},
       timestamp,
     });
     const body = snappy.compress(raw);
@@ -89,7 +92,7 @@ export class RemoteWriteExporter {
 /** Builds the WriteRequest: every series with its labels sorted by name (the spec requires it), one sample each. */
 export function encodeWriteRequest(
   metrics: Snapshot,
-  common: { instance: string; job: string; timestamp: number },
+  common: { instance: string; job: string; labels: Record<string, string>; timestamp: number },
 ): { body: Buffer; series: number } {
   const writer = new ProtoWriter(64 * 1024);
   let series = 0;
@@ -100,6 +103,7 @@ export function encodeWriteRequest(
         ['__name__', name],
         ['instance', common.instance],
         ['job', common.job],
+        ...Object.entries(common.labels),
       ];
       for (const [key, label] of Object.entries(value.labels)) {
         if (label !== undefined) labels.push([key, String(label)]);

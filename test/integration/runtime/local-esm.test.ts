@@ -1,0 +1,182 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Producer } from '@platformatic/kafka';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import { ensureTopics } from '../../../dev/demo/stream';
+import { type Handler, LocalEventSourceMapping } from '../../../dev/esm/runner';
+import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
+import {
+  READER_SCHEMA as NAVIGATION_READER,
+  navigationEnricher,
+} from '../../../functions/navigation-enricher/definition';
+import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../lib/domain/navigation';
+import { composeProcessor } from '../../../lib/runtime/compose';
+import { statement } from '../../../lib/scylla/statement';
+import { endpoints, uniqueName } from '../endpoints';
+import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
+
+/**
+ * Real Kafka → local event-source mapping → handler → real CQL server: exactly the expected rows, dead letters equal
+ * to the poison produced, per-key order (the newest identity wins), and a second full pass changes nothing.
+ */
+const bootstrapBrokers = [endpoints.kafkaBootstrap];
+const topics = { navigation: uniqueName('navigation'), identity: uniqueName('identity') };
+let keyspace = '';
+const expected = { navigations: new Set<string>(), identities: new Map<string, string>(), poison: 0 };
+
+function env() {
+  return {
+    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
+    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
+    SCYLLA_KEYSPACE: keyspace,
+    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
+    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
+    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+    SCHEMA_REGISTRY_URLS: endpoints.registryUrl,
+    METRICS_EMF: 'off',
+  };
+}
+
+async function read(cql: string) {
+  const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }));
+  try {
+    return (await session.execute(statement('test.read', cql, { idempotent: true }), [])).rows;
+  } finally {
+    await session.shutdown();
+  }
+}
+
+/** Runs one mapping until every partition of its topic is committed up to `ends`. */
+async function consumeAll(topic: string, groupId: string, handler: Handler, ends: Map<string, number>) {
+  const esm = new LocalEventSourceMapping({
+    topic,
+    groupId,
+    bootstrapBrokers,
+    handler,
+    settings: { batchSize: 50, batchingWindowMs: 100 },
+  });
+  await esm.start();
+  const deadline = Date.now() + 60_000;
+  const done = () =>
+    [...ends]
+      .filter(([id]) => id.startsWith(`${topic}-`))
+      .every(([id, end]) => (esm.stats.committed.get(id) ?? 0) >= end);
+  while (!done() && Date.now() < deadline) await sleep(100);
+  await esm.stop();
+  expect(done()).toBe(true);
+  return esm.stats;
+}
+
+const ends = new Map<string, number>();
+
+beforeAll(async () => {
+  keyspace = await freshKeyspace();
+  await ensureTopics(bootstrapBrokers, [topics.navigation, topics.identity], 3);
+  const encoder = new AvroEncoder(new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }));
+  const nav = [
+    await encoder.forSubject<Navigation>(`${topics.navigation}-value`, NAVIGATION_V1),
+    await encoder.forSubject<Navigation>(`${topics.navigation}-value`, NAVIGATION_V2),
+  ];
+  const identity = await encoder.forSubject<IdentityLink>(`${topics.identity}-value`, IDENTITY_LINK_V1);
+  const generator = navigationEvents({ seed: 77, cookies: 40, startTime: Date.UTC(2026, 10, 25, 8) });
+  const messages: { topic: string; key: Buffer; value?: Buffer }[] = [];
+  for (let i = 0; i < 400; i++) {
+    const n = generator.next().value as Navigation;
+    if (i % 97 === 13) {
+      expected.poison++;
+      messages.push({
+        topic: topics.navigation,
+        key: Buffer.from(n.cookieId),
+        value: (nav[0] as (typeof nav)[0]).encode(n).subarray(0, 9),
+      });
+      continue;
+    }
+    messages.push({
+      topic: topics.navigation,
+      key: Buffer.from(n.cookieId),
+      value: (nav[i % 2] as (typeof nav)[0]).encode(n),
+    });
+    if (n.consent !== 'DENIED') expected.navigations.add(n.eventId);
+    // Identity links in key order: each cookie's user changes over time; the last one produced must win.
+    if (i % 4 === 0) {
+      const userId = `u-${n.cookieId}-${i}`;
+      messages.push({
+        topic: topics.identity,
+        key: Buffer.from(n.cookieId),
+        value: identity.encode({
+          cookieId: n.cookieId,
+          userId,
+          emailSha256: null,
+          source: 'LOGIN',
+          consent: 'GRANTED',
+          eventTime: n.eventTime,
+        }),
+      });
+      expected.identities.set(n.cookieId, userId);
+    }
+  }
+  const producer = new Producer({ clientId: 'esm-test', bootstrapBrokers, idempotent: true });
+  for (let i = 0; i < messages.length; i += 200) {
+    const result = await producer.send({ messages: messages.slice(i, i + 200) });
+    for (const o of result.offsets ?? []) {
+      const id = `${o.topic}-${o.partition}`;
+      ends.set(id, Math.max(ends.get(id) ?? 0, Number(o.offset) + 1));
+    }
+  }
+  await producer.close();
+}, 120_000);
+
+describe('the pipeline through the local event-source mapping', () => {
+  it('writes exactly the expected rows, dead-letters exactly the poison, and keeps per-key order', async () => {
+    const linker = composeProcessor(identityLinker, IDENTITY_READER, env()) as Handler;
+    const enricher = composeProcessor(navigationEnricher({ ttlSeconds: 3600 }), NAVIGATION_READER, env()) as Handler;
+    const identityStats = await consumeAll(topics.identity, uniqueName('linker'), linker, ends);
+    const navigationStats = await consumeAll(topics.navigation, uniqueName('enricher'), enricher, ends);
+    expect(identityStats.failedInvocations + navigationStats.failedInvocations).toBe(0);
+
+    const identities = new Map(
+      (await read('SELECT cookie_id, user_id FROM identities')).map((r) => [
+        r.get('cookie_id') as string,
+        r.get('user_id') as string,
+      ]),
+    );
+    expect(identities).toEqual(expected.identities);
+    const navigations = (await read('SELECT event_id FROM navigations_by_user')).map((r) => String(r.get('event_id')));
+    expect(navigations.length).toBe(expected.navigations.size);
+    expect(new Set(navigations)).toEqual(expected.navigations);
+    const dead = await read(
+      `SELECT offset FROM dead_letters WHERE function_name = 'navigation-enricher' AND day = '2026-11-25'`,
+    );
+    expect(dead.length).toBe(expected.poison);
+  });
+
+  it('changes nothing when the same input is consumed again (a new consumer group replays everything)', async () => {
+    const before = {
+      identities: (await read('SELECT cookie_id, user_id FROM identities')).length,
+      navigations: (await read('SELECT event_id FROM navigations_by_user')).length,
+    };
+    await consumeAll(
+      topics.identity,
+      uniqueName('linker-replay'),
+      composeProcessor(identityLinker, IDENTITY_READER, env()) as Handler,
+      ends,
+    );
+    await consumeAll(
+      topics.navigation,
+      uniqueName('enricher-replay'),
+      composeProcessor(navigationEnricher({ ttlSeconds: 3600 }), NAVIGATION_READER, env()) as Handler,
+      ends,
+    );
+    const identities = new Map(
+      (await read('SELECT cookie_id, user_id FROM identities')).map((r) => [
+        r.get('cookie_id') as string,
+        r.get('user_id') as string,
+      ]),
+    );
+    expect(identities).toEqual(expected.identities);
+    expect((await read('SELECT event_id FROM navigations_by_user')).length).toBe(before.navigations);
+    expect(identities.size).toBe(before.identities);
+  });
+});
