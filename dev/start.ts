@@ -150,7 +150,7 @@ async function main() {
     );
   await Promise.all(mappings.map((m) => m.esm.stop()));
   await summary(
-    mappings.map((m) => ({ name: m.name, stats: m.esm.stats })),
+    mappings.map((m) => ({ name: m.name, stats: m.esm.stats, seconds: finished.get(m.name) as number })),
     elapsed,
     stack.prometheusUrl,
   );
@@ -168,7 +168,7 @@ async function promql(
 }
 
 async function summary(
-  runs: { name: string; stats: LocalEventSourceMapping['stats'] }[],
+  runs: { name: string; stats: LocalEventSourceMapping['stats']; seconds: number }[],
   elapsed: number,
   prometheus: string,
 ) {
