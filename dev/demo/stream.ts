@@ -38,6 +38,32 @@ export async function ensureTopics(bootstrapBrokers: string[], topics: string[],
   }
 }
 
+/**
+ * Each partition's end (the high watermark: one past its last offset), from the broker. Not from the producer's
+ * send results: those name the first offset of each appended batch, not the last.
+ */
+export async function topicEnds(
+  bootstrapBrokers: string[],
+  topics: string[],
+  partitions: number,
+): Promise<Map<string, number>> {
+  const admin = new Admin({ clientId: 'demo-admin', bootstrapBrokers });
+  try {
+    const listed = await admin.listOffsets({
+      topics: topics.map((name) => ({
+        name,
+        partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })),
+      })),
+    });
+    const ends = new Map<string, number>();
+    for (const topic of listed)
+      for (const p of topic.partitions) ends.set(`${topic.name}-${p.partitionIndex}`, Number(p.offset));
+    return ends;
+  } finally {
+    await admin.close();
+  }
+}
+
 /** Poison as production meets it: cut records, a wrong magic byte, an unknown schema id. */
 function poison(random: SeededRandom, good: Buffer): Buffer {
   switch (random.int(3)) {
@@ -78,17 +104,12 @@ export async function produceDemoStream(
     bootstrapBrokers: deps.bootstrapBrokers,
     idempotent: true,
   });
-  const ends = new Map<string, number>();
   const counts = { navigation: 0, identity: 0, poison: 0, tombstones: 0 };
   const total = plan.navigation + plan.identity;
   const chunk: { topic: string; key: Buffer; value?: Buffer }[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    const result = await producer.send({ messages: chunk.splice(0) });
-    for (const o of result.offsets ?? []) {
-      const id = `${o.topic}-${o.partition}`;
-      ends.set(id, Math.max(ends.get(id) ?? 0, Number(o.offset) + 1));
-    }
+    await producer.send({ messages: chunk.splice(0) });
     deps.onProgress?.(counts.navigation + counts.identity, total);
   };
   try {
@@ -139,5 +160,6 @@ export async function produceDemoStream(
   } finally {
     await producer.close();
   }
+  const ends = await topicEnds(deps.bootstrapBrokers, [plan.topics.navigation, plan.topics.identity], plan.partitions);
   return { ends, counts, started, finished: Date.now() };
 }

@@ -11,7 +11,7 @@ export interface StackConfig {
   /** Per-server config, data, logs and pid files. */
   runDir: string;
   kafka: { port: number; controllerPort: number };
-  cql: { port: number; storagePort: number };
+  cql: { port: number; storagePort: number; commitlogSync: 'periodic' | 'batch' };
   registry: { port: number };
   prometheus: { port: number };
   /** moto's server: AWS APIs (Secrets Manager, Glue Schema Registry) where no AWS account is. */
@@ -43,6 +43,12 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function commitlogSync(raw: string | undefined): 'periodic' | 'batch' {
+  if (raw === undefined || raw === '' || raw === 'periodic') return 'periodic';
+  if (raw === 'batch') return 'batch';
+  throw new StackError('STACK_CONFIG', `STACK_CQL_COMMITLOG_SYNC=${raw} is neither periodic nor batch`);
+}
+
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
   const home = path.resolve(env.STACK_HOME || path.join(REPO_ROOT, '.stack'));
   const config: StackConfig = {
@@ -54,7 +60,11 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       port: port(env, 'STACK_KAFKA_PORT', 9092),
       controllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 9093),
     },
-    cql: { port: port(env, 'STACK_CQL_PORT', 9042), storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000) },
+    cql: {
+      port: port(env, 'STACK_CQL_PORT', 9042),
+      storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000),
+      commitlogSync: commitlogSync(env.STACK_CQL_COMMITLOG_SYNC),
+    },
     registry: { port: port(env, 'STACK_REGISTRY_PORT', 8081) },
     prometheus: { port: port(env, 'STACK_PROMETHEUS_PORT', 9090) },
     aws: { port: port(env, 'STACK_AWS_PORT', 5000) },

@@ -198,7 +198,11 @@ function cql(config: StackConfig): ServerSpec {
       const java = await findJava();
       mkdirSync(p.dataDir, { recursive: true });
       const yaml = path.join(p.dir, 'cassandra.yaml');
-      writeFileSync(yaml, render('cassandra.yaml', { ...config.cql, dataDir: p.dataDir }));
+      const commitlogSync =
+        config.cql.commitlogSync === 'batch'
+          ? 'commitlog_sync: batch'
+          : 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms';
+      writeFileSync(yaml, render('cassandra.yaml', { ...config.cql, commitlogSync, dataDir: p.dataDir }));
       const jamm = path.join(jars, 'jamm-0.4.0.jar');
       return launchDetached({
         command: java,

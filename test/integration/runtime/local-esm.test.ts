@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer } from '@platformatic/kafka';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
-import { ensureTopics } from '../../../dev/demo/stream';
+import { ensureTopics, topicEnds } from '../../../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../../../dev/esm/runner';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
@@ -119,13 +119,10 @@ beforeAll(async () => {
   }
   const producer = new Producer({ clientId: 'esm-test', bootstrapBrokers, idempotent: true });
   for (let i = 0; i < messages.length; i += 200) {
-    const result = await producer.send({ messages: messages.slice(i, i + 200) });
-    for (const o of result.offsets ?? []) {
-      const id = `${o.topic}-${o.partition}`;
-      ends.set(id, Math.max(ends.get(id) ?? 0, Number(o.offset) + 1));
-    }
+    await producer.send({ messages: messages.slice(i, i + 200) });
   }
   await producer.close();
+  for (const [id, end] of await topicEnds(bootstrapBrokers, [topics.navigation, topics.identity], 3)) ends.set(id, end);
 }, 120_000);
 
 describe('the pipeline through the local event-source mapping', () => {

@@ -1,48 +1,18 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadStackConfig, stackEndpoints } from '../../../dev/stack/config';
-import { ownedPid, stopProcess } from '../../../dev/stack/process';
-import { stackServers } from '../../../dev/stack/servers';
-import { ensureRunning } from '../../../dev/stack/stack';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
+import { dedicatedCqlServer } from '../dedicated-cql';
 import { sessionFor } from './fixtures';
 
-/**
- * A CQL server of this test's own (other ports, its own state dir, the stack's cached jars), so stopping it cannot
- * disturb the tests that share the main stack.
- */
-const config = loadStackConfig({
-  ...process.env,
-  STACK_HOME: mkdtempSync(path.join(os.tmpdir(), 'cql-restart-')),
-  STACK_ARTIFACTS: loadStackConfig().artifactsDir,
-  STACK_CQL_PORT: '19042',
-  STACK_CQL_STORAGE_PORT: '17000',
-  STACK_KAFKA_PORT: '19092',
-  STACK_KAFKA_CONTROLLER_PORT: '19093',
-  STACK_REGISTRY_PORT: '18081',
-  STACK_PROMETHEUS_PORT: '19090',
-  STACK_AWS_PORT: '15000',
-});
-const server = stackServers(config).find((s) => s.name === 'cql');
-if (!server) throw new Error('no cql server in the stack');
-const local = stackEndpoints(config);
+const server = dedicatedCqlServer(0);
+const local = server.endpoints;
 const READ = statement('identities.read', 'SELECT user_id FROM identities WHERE cookie_id = ?', { idempotent: true });
 const WRITE = statement('identities.upsert', 'INSERT INTO identities (cookie_id, user_id) VALUES (?, ?)', {
   idempotent: true,
 });
 
-const start = async () => {
-  await server.install();
-  await ensureRunning(server, config, () => {});
-};
-const stop = async () => {
-  const pid = ownedPid(server.pidFile, config.home);
-  if (pid !== undefined) await stopProcess(pid, server.pidFile, server.stopGraceMs);
-};
+const { start, stop } = server;
 
 describe('a CQL server restarted between two invocations', () => {
   const scylla = parseScyllaConfig({

@@ -1,0 +1,46 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadStackConfig, type StackEndpoints, stackEndpoints } from '../../dev/stack/config';
+import { ownedPid, stopProcess } from '../../dev/stack/process';
+import { stackServers } from '../../dev/stack/servers';
+import { ensureRunning } from '../../dev/stack/stack';
+
+/**
+ * A CQL server of a test's own (its own ports and state dir, the stack's cached jars), for tests that stop and
+ * start it: stopping the shared stack's server would disturb every other test running at the same time.
+ */
+export function dedicatedCqlServer(offset: number): {
+  endpoints: StackEndpoints;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+} {
+  const port = (base: number) => String(base + offset);
+  const config = loadStackConfig({
+    ...process.env,
+    STACK_HOME: mkdtempSync(path.join(os.tmpdir(), 'cql-dedicated-')),
+    STACK_ARTIFACTS: loadStackConfig().artifactsDir,
+    STACK_CQL_PORT: port(19042),
+    STACK_CQL_STORAGE_PORT: port(17000),
+    STACK_KAFKA_PORT: port(19092),
+    STACK_KAFKA_CONTROLLER_PORT: port(19093),
+    STACK_REGISTRY_PORT: port(18081),
+    STACK_PROMETHEUS_PORT: port(19090),
+    STACK_AWS_PORT: port(15000),
+    // Stopped and started on purpose: every acknowledged write must survive, as on a replicated production cluster.
+    STACK_CQL_COMMITLOG_SYNC: 'batch',
+  });
+  const server = stackServers(config).find((s) => s.name === 'cql');
+  if (!server) throw new Error('no cql server in the stack');
+  return {
+    endpoints: stackEndpoints(config),
+    async start() {
+      await server.install();
+      await ensureRunning(server, config, () => {});
+    },
+    async stop() {
+      const pid = ownedPid(server.pidFile, config.home);
+      if (pid !== undefined) await stopProcess(pid, server.pidFile, server.stopGraceMs);
+    },
+  };
+}
