@@ -7,7 +7,13 @@ import { buildFunction } from '../dev/build';
 import { produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
-import { type NavigationView, READER_SCHEMA } from '../functions/navigation-enricher/definition';
+import {
+  INSERT as INSERT_STATEMENT,
+  LOOKUP,
+  type NavigationView,
+  navigationRow,
+  READER_SCHEMA,
+} from '../functions/navigation-enricher/definition';
 import { AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
 import type { MskEvent } from '../lib/runtime/msk-event';
 import { parseScyllaConfig } from '../lib/scylla/config';
@@ -97,26 +103,9 @@ const client = new cassandra.Client({
   queryOptions: { consistency: cassandra.types.consistencies.localOne, prepare: true },
 });
 await client.connect();
-const SELECT = 'SELECT user_id FROM identities WHERE cookie_id = ?';
-const INSERT = `INSERT INTO navigations_by_user (owner_id, event_time, event_id, cookie_id, user_id, url, referrer, user_agent, ip,
-  country, city, tags, attributes, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`;
-const insertParams = (n: NavigationView, userId: string | null) => [
-  userId ?? n.cookieId,
-  new Date(n.eventTime),
-  n.eventId,
-  n.cookieId,
-  userId,
-  n.url,
-  n.referrer,
-  n.userAgent,
-  n.ip,
-  n.geo.country,
-  n.geo.city,
-  n.tags,
-  n.attributes,
-  n.consent,
-  7_776_000,
-];
+const SELECT = LOOKUP.cql;
+const INSERT = INSERT_STATEMENT.cql;
+const insertParams = (n: NavigationView, userId: string | null) => navigationRow(n, userId, 7_776_000);
 const kafkajs = new KafkajsSchemaRegistry({ host: local.registryUrl });
 const naive: Handler = async (event: MskEvent) => {
   for (const records of Object.values(event.records)) {

@@ -1,18 +1,18 @@
 import cassandra from 'cassandra-driver';
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
+import { INSERT, navigationRow } from '../functions/navigation-enricher/definition';
 import type { Navigation } from '../lib/domain/navigation';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { WriteExecutor } from '../lib/scylla/executor';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
-import { statement } from '../lib/scylla/statement';
 import { writeTimestamp } from '../lib/scylla/write-time';
 import { printTable } from './harness';
 
 /**
- * `npm run bench:scylla`: N inserts of a navigation row (14 columns, the navigation-enricher's write) into the local
+ * `npm run bench:scylla`: N inserts of a navigation row (the navigation-enricher's own statement and row) into the local
  * stack's CQL server, (a) awaited one after another, (b) through the write executor, (c) with cassandra-driver's
  * own `executeConcurrent` at each concurrency level, reporting its best. Latency is per statement, successes only.
  */
@@ -39,32 +39,11 @@ await migrate(admin, {
 });
 await admin.shutdown();
 
-const INSERT = statement(
-  'navigations.insert',
-  `INSERT INTO navigations_by_user (owner_id, event_time, event_id, cookie_id, user_id, url, referrer, user_agent, ip,
-     country, city, tags, attributes, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  { idempotent: true },
-);
 const generator = navigationEvents({ seed: 5, cookies: 5_000, startTime: Date.UTC(2026, 10, 25) });
 const rows = Array.from({ length: N }, (_, offset) => {
   const n = generator.next().value as Navigation;
   return {
-    params: [
-      n.userId ?? n.cookieId,
-      new Date(n.eventTime),
-      n.eventId,
-      n.cookieId,
-      n.userId,
-      n.url,
-      n.referrer,
-      n.userAgent,
-      n.ip,
-      n.geo.country,
-      n.geo.city,
-      n.tags,
-      n.attributes,
-      n.consent,
-    ],
+    params: navigationRow(n, n.userId, 7_776_000),
     timestamp: writeTimestamp(n.eventTime, offset),
   };
 });

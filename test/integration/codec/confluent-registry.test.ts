@@ -39,6 +39,19 @@ const READER: avro.Schema = {
   ],
 } as avro.Schema;
 
+/** A client of the real registry that records every request it sends. */
+function countingRegistry() {
+  const counted: string[] = [];
+  const counting = new ConfluentSchemaRegistry({
+    urls: [endpoints.registryUrl],
+    fetch: (input, init) => {
+      counted.push(String(input));
+      return fetch(input, init);
+    },
+  });
+  return { counted, counting };
+}
+
 describe('decoding records framed with ids from the real registry', () => {
   const registry = new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] });
   const encoder = new AvroEncoder(registry);
@@ -86,14 +99,7 @@ describe('decoding records framed with ids from the real registry', () => {
   });
 
   it('fetches each schema once, then serves every later batch from the cache (counting real requests)', async () => {
-    const counted: string[] = [];
-    const counting = new ConfluentSchemaRegistry({
-      urls: [endpoints.registryUrl],
-      fetch: (input, init) => {
-        counted.push(String(input));
-        return fetch(input, init);
-      },
-    });
+    const { counted, counting } = countingRegistry();
     const cache = new SchemaCache(counting);
     const reader = new AvroReader(cache, READER);
     const batch = Array.from({ length: 30 }, (_, i) => ({ value: b64(versions[i % 3]?.encode(sample()) as Buffer) }));
@@ -106,14 +112,7 @@ describe('decoding records framed with ids from the real registry', () => {
   });
 
   it('shares one request among concurrent misses of the same schema', async () => {
-    const counted: string[] = [];
-    const counting = new ConfluentSchemaRegistry({
-      urls: [endpoints.registryUrl],
-      fetch: (input, init) => {
-        counted.push(String(input));
-        return fetch(input, init);
-      },
-    });
+    const { counted, counting } = countingRegistry();
     const cache = new SchemaCache(counting);
     const batch = [{ value: b64(versions[0]?.encode(sample()) as Buffer) }];
     const results = await Promise.all(Array.from({ length: 10 }, () => new AvroReader(cache, READER).decodeAll(batch)));

@@ -16,6 +16,7 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import { statement } from '../../../lib/scylla/statement';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
+import { functionEnvironment } from './environment';
 
 /**
  * Real Kafka → local event-source mapping → handler → real CQL server: exactly the expected rows, dead letters equal
@@ -26,18 +27,7 @@ const topics = { navigation: uniqueName('navigation'), identity: uniqueName('ide
 let keyspace = '';
 const expected = { navigations: new Set<string>(), identities: new Map<string, string>(), poison: 0 };
 
-function env() {
-  return {
-    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
-    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
-    SCYLLA_KEYSPACE: keyspace,
-    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
-    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
-    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
-    SCHEMA_REGISTRY_URLS: endpoints.registryUrl,
-    METRICS_EMF: 'off',
-  };
-}
+const env = () => functionEnvironment(keyspace);
 
 async function read(cql: string) {
   const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }));

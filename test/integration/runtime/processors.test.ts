@@ -17,6 +17,7 @@ import type { ProcessorDefinition } from '../../../lib/runtime/processor';
 import { statement } from '../../../lib/scylla/statement';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
+import { functionEnvironment } from './environment';
 
 /**
  * The three processors, composed exactly as their Lambda handlers are (composeProcessor from an environment), invoked
@@ -27,20 +28,7 @@ const registry = new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] });
 const encoder = new AvroEncoder(registry);
 let keyspace = '';
 
-function environment(overrides: Record<string, string> = {}) {
-  return {
-    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
-    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
-    SCYLLA_KEYSPACE: keyspace,
-    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
-    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
-    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
-    SCHEMA_REGISTRY_URLS: endpoints.registryUrl,
-    METRICS_EMF: 'off',
-    METRICS_REMOTE_WRITE_URL: `${endpoints.prometheusUrl}/api/v1/write`,
-    ...overrides,
-  };
-}
+const environment = (overrides?: Record<string, string>) => functionEnvironment(keyspace, overrides);
 
 const handlerFor = <T, P>(
   definition: ProcessorDefinition<T, P>,
