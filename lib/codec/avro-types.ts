@@ -1,4 +1,5 @@
-import avro from 'avsc';
+import type avro from 'avsc';
+import { Type, types } from './avsc';
 import { CodecError } from './errors';
 
 /**
@@ -75,7 +76,7 @@ export function minEncodedBytes(type: avro.Type, seen = new Set<avro.Type>()): n
       return sum;
     }
     default:
-      if (type instanceof avro.types.LogicalType) return minEncodedBytes(type.underlyingType, seen);
+      if (type instanceof types.LogicalType) return minEncodedBytes(type.underlyingType, seen);
       // boolean, int, long, bytes, string, enum, array, map, union: at least one byte (a varint or a byte).
       return 1;
   }
@@ -102,8 +103,8 @@ function readBlockCount(tap: Tap, minBytes: number): number {
   return n;
 }
 
-const ArrayBase = avro.types.ArrayType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.ArrayType;
-const MapBase = avro.types.MapType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.MapType;
+const ArrayBase = types.ArrayType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.ArrayType;
+const MapBase = types.MapType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.MapType;
 
 class GuardedArrayType extends ArrayBase {
   constructor(schema: avro.Schema, opts: unknown) {
@@ -162,7 +163,7 @@ class GuardedMapType extends MapBase {
   }
 }
 
-const StringBase = avro.types.StringType as unknown as new () => avro.Type;
+const StringBase = types.StringType as unknown as new () => avro.Type;
 
 /**
  * Short strings repeat across records (countries, tags, map keys, enum-like values, a cookie seen twice in a batch).
@@ -216,7 +217,7 @@ class InterningStringType extends StringBase {
   }
 }
 
-const LongBase = avro.types.LongType as unknown as new () => avro.types.LongType;
+const LongBase = types.LongType as unknown as new () => avro.types.LongType;
 
 /** Avro long: a number while exact, a bigint beyond ±2^53. */
 class ExactLongType extends LongBase {
@@ -274,7 +275,7 @@ class ExactLongType extends LongBase {
 }
 
 /** Avro decimal (bytes or fixed, two's complement big-endian unscaled value) as an exact decimal string. */
-class DecimalType extends avro.types.LogicalType {
+class DecimalType extends types.LogicalType {
   private readonly scale: number;
 
   constructor(schema: avro.Schema, opts?: unknown) {
@@ -340,7 +341,7 @@ function typeHook(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Type |
  * defined (schema references); it is filled with this schema's named types too.
  */
 export function compileSchema(schema: avro.Schema, registry: Record<string, avro.Type> = {}): avro.Type {
-  return avro.Type.forSchema(schema, {
+  return Type.forSchema(schema, {
     typeHook,
     registry,
     logicalTypes: { decimal: DecimalType },

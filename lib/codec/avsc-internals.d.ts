@@ -6,3 +6,9 @@ declare module 'avsc/lib/utils' {
     pos: number;
   }
 }
+
+/** avsc's type system alone (lib/types.js): what `import 'avsc'` re-exports, without its containers and services. */
+declare module 'avsc/lib/types.js' {
+  const types: { Type: unknown; builtins: unknown };
+  export default types;
+}

@@ -1,6 +1,7 @@
-import avro from 'avsc';
+import type avro from 'avsc';
 import { Tap } from 'avsc/lib/utils';
 import { compileSchema } from './avro-types';
+import { Type, types } from './avsc';
 import { CodecError } from './errors';
 import { CONFLUENT_V0, type Frame, frameKey, frameRef, parseFrame, type SchemaRef } from './framing';
 import type { SchemaCache, WriterSchema } from './schema-cache';
@@ -37,7 +38,7 @@ function holdsInputViews(type: avro.Type): boolean {
   const visit = (t: avro.Type): boolean => {
     if (seen.has(t)) return false;
     seen.add(t);
-    if (t instanceof avro.types.LogicalType) return false; // converted (decimal → string): no view survives
+    if (t instanceof types.LogicalType) return false; // converted (decimal → string): no view survives
     switch (t.typeName) {
       case 'bytes':
       case 'fixed':
@@ -100,7 +101,7 @@ export class AvroReader<T = unknown> {
     readerSchema?: avro.Schema | avro.Type,
   ) {
     this.readerType =
-      readerSchema === undefined || readerSchema instanceof avro.Type ? readerSchema : compileSchema(readerSchema);
+      readerSchema === undefined || readerSchema instanceof Type ? readerSchema : compileSchema(readerSchema);
   }
 
   /**
