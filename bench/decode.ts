@@ -3,6 +3,7 @@ import { SchemaRegistry as KafkajsSchemaRegistry } from '@kafkajs/confluent-sche
 import type { Context } from 'aws-lambda';
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
+import { READER_SCHEMA as SEGMENT_READER } from '../functions/segment-builder/definition';
 import { AvroEncoder, AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
 import { NAVIGATION_V1, type Navigation } from '../lib/domain/navigation';
 import type { MskEvent, MskRecord } from '../lib/runtime/msk-event';
@@ -49,21 +50,8 @@ const jsonEvent = mskEvent(navigations.map((n) => Buffer.from(JSON.stringify(n))
 const partition = (event: MskEvent) => event.records[`${TOPIC}-0`] as MskRecord[];
 
 const full = new AvroReader<Navigation>(new SchemaCache(registry));
-const projected = new AvroReader(new SchemaCache(registry), {
-  type: 'record',
-  name: 'Navigation',
-  namespace: 'com.example.events',
-  fields: [
-    { name: 'eventId', type: 'string' },
-    { name: 'eventTime', type: 'long' },
-    { name: 'cookieId', type: 'string' },
-    { name: 'url', type: 'string' },
-    {
-      name: 'consent',
-      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
-    },
-  ],
-});
+// The projection a real processor reads: segment-builder's 5-field reader schema.
+const projected = new AvroReader(new SchemaCache(registry), SEGMENT_READER);
 
 const powertools = kafkaConsumer(
   async (event: { records: Iterable<{ value: unknown }> }) => {
