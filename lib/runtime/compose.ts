@@ -1,13 +1,13 @@
 import type avro from 'avsc';
 import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
-import { type Env, integer, list, oneOf, optionalString } from '../config';
+import { type Env, integer, list, oneOf, optionalString, requireString } from '../config';
 import { lazy } from '../lazy';
 import { MetricsPublisher, parseMetricsConfig } from '../metrics';
 import { parseScyllaConfig } from '../scylla/config';
 import { CredentialsSource } from '../scylla/credentials';
 import { WriteExecutor } from '../scylla/executor';
 import { ScyllaSession } from '../scylla/session';
-import { ScyllaDeadLetterSink } from './dead-letters';
+import { type DeadLetterSink, ScyllaDeadLetterSink, SqsDeadLetterSink } from './dead-letters';
 import { createProcessor, type ProcessorDefinition } from './processor';
 
 /**
@@ -16,7 +16,8 @@ import { createProcessor, type ProcessorDefinition } from './processor';
  *
  * Besides SCYLLA_* (lib/scylla/config) and METRICS_* (lib/metrics/publisher): SCHEMA_REGISTRY_URLS (comma
  * separated; SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or SCHEMA_REGISTRY_BEARER_TOKEN), SCHEMA_REGISTRY_GLUE=on
- * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000).
+ * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000),
+ * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL).
  */
 export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
   const scylla = parseScyllaConfig(env);
@@ -44,12 +45,19 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
       ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
       : undefined;
   const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
+  const deadLetters: DeadLetterSink =
+    oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs'], 'scylla') === 'sqs'
+      ? new SqsDeadLetterSink(
+          requireString(env, 'DEAD_LETTER_QUEUE_URL'),
+          lazy(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({})),
+        )
+      : new ScyllaDeadLetterSink(executor);
 
   return createProcessor(definition, {
     reader: new AvroReader<T>(schemas, readerSchema),
     schemas,
     executor,
-    deadLetters: new ScyllaDeadLetterSink(executor),
+    deadLetters,
     metrics,
     reportBatchItemFailures: oneOf(env, 'REPORT_BATCH_ITEM_FAILURES', ['on', 'off'], 'on') === 'on',
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 5_000, { min: 0, max: 600_000 }),

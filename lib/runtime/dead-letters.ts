@@ -1,4 +1,5 @@
 import cassandra from 'cassandra-driver';
+import { AppError } from '../errors';
 import type { WriteExecutor } from '../scylla/executor';
 import { statement } from '../scylla/statement';
 
@@ -51,5 +52,48 @@ export class ScyllaDeadLetterSink implements DeadLetterSink {
         ]),
       ),
     );
+  }
+}
+
+/** SQS's limit for one message (body and attributes). */
+const SQS_MAX_BYTES = 256 * 1024;
+
+/**
+ * Dead letters to an SQS queue, one JSON message each (the entry, key and value base64), sent ten per
+ * SendMessageBatch. A value too large for one message is left out and marked `valueTruncated`: the record's
+ * topic/partition/offset still find it in Kafka. The SDK module loads on the first dead letter.
+ */
+export class SqsDeadLetterSink implements DeadLetterSink {
+  constructor(
+    private readonly queueUrl: string,
+    private readonly client: () => Promise<import('@aws-sdk/client-sqs').SQSClient>,
+  ) {}
+
+  async write(entries: DeadLetter[]): Promise<void> {
+    const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+    const sqs = await this.client();
+    for (let i = 0; i < entries.length; i += 10) {
+      const chunk = entries.slice(i, i + 10);
+      const response = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: chunk.map((entry, j) => {
+            let body = JSON.stringify(entry);
+            if (Buffer.byteLength(body) > SQS_MAX_BYTES - 1024)
+              body = JSON.stringify({ ...entry, value: null, valueTruncated: true });
+            return { Id: String(j), MessageBody: body };
+          }),
+        }),
+      );
+      if (response.Failed && response.Failed.length > 0) {
+        throw new AppError(
+          'DEAD_LETTER_WRITE_FAILED',
+          `SQS refused ${response.Failed.length} dead letters: ${response.Failed[0]?.Message}`,
+          {
+            transient: true,
+          },
+        );
+      }
+    }
   }
 }
