@@ -133,6 +133,9 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
     const deadLetters: { entry: DeadLetter; index: number }[] = [];
     const pending: { index: number; done: Promise<unknown> }[] = [];
     let cutAt: number | undefined; // index of the first record not started (deadline)
+    // Counted here and added to the counters once per batch: prom-client hashes labels on every inc().
+    const skipped = new Map<string, number>();
+    let written = 0;
     const deadLetter = (index: number, error: AppError) => {
       const r = records[index] as MskRecord;
       deadLetters.push({
@@ -176,7 +179,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         throw error; // a bug in the processor: fail the invocation loudly
       }
       if (!Array.isArray(outcome)) {
-        m.records.inc({ stage: 'skipped', reason: outcome.skip });
+        skipped.set(outcome.skip, (skipped.get(outcome.skip) ?? 0) + 1);
         continue;
       }
       const writes = outcome.map((w) =>
@@ -187,7 +190,9 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         }),
       );
       const done = Promise.all(writes).then(
-        () => m.records.inc({ stage: 'written', reason: '' }),
+        () => {
+          written++;
+        },
         (error: unknown) => {
           // The record's own data is wrong for its statement (a value the column refuses): poison.
           if (error instanceof ScyllaStatementError) {
@@ -202,6 +207,8 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
     }
 
     const settled = await Promise.allSettled(pending.map((p) => p.done));
+    if (written > 0) m.records.inc({ stage: 'written', reason: '' }, written);
+    for (const [reason, count] of skipped) m.records.inc({ stage: 'skipped', reason }, count);
     let firstFailed: number | undefined = cutAt;
     const reasons: unknown[] = [];
     for (const [k, result] of settled.entries()) {
@@ -218,7 +225,9 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
     if (toStore.length > 0) {
       try {
         await deps.deadLetters.write(toStore.map((d) => d.entry));
-        for (const d of toStore) m.records.inc({ stage: 'dead_lettered', reason: d.entry.reason });
+        const byReason = new Map<string, number>();
+        for (const d of toStore) byReason.set(d.entry.reason, (byReason.get(d.entry.reason) ?? 0) + 1);
+        for (const [reason, count] of byReason) m.records.inc({ stage: 'dead_lettered', reason }, count);
       } catch (error) {
         const index = Math.min(...toStore.map((d) => d.index));
         if (firstFailed === undefined || index < firstFailed) firstFailed = index;
