@@ -1,5 +1,6 @@
 import type avro from 'avsc';
 import type { IdentityLink } from '../../lib/domain/identity';
+import { CONSENT } from '../../lib/domain/navigation';
 import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
 import { statement } from '../../lib/scylla/statement';
@@ -24,7 +25,7 @@ export const READER_SCHEMA: avro.Schema = {
     },
     {
       name: 'consent',
-      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+      type: CONSENT,
     },
     { name: 'eventTime', type: 'long' },
   ],

@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import type { Navigation } from '../../lib/domain/navigation';
+import { CONSENT, type Navigation } from '../../lib/domain/navigation';
 import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
 import { statement } from '../../lib/scylla/statement';
@@ -38,7 +38,7 @@ export const READER_SCHEMA: avro.Schema = {
     { name: 'attributes', type: { type: 'map', values: 'string' }, default: {} },
     {
       name: 'consent',
-      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+      type: CONSENT,
     },
   ],
 } as avro.Schema;

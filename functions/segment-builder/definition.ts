@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import type { Consent } from '../../lib/domain/navigation';
+import { CONSENT, type Consent } from '../../lib/domain/navigation';
 import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
 import type { WriteExecutor } from '../../lib/scylla/executor';
@@ -23,7 +23,7 @@ export const READER_SCHEMA: avro.Schema = {
     { name: 'url', type: 'string' },
     {
       name: 'consent',
-      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+      type: CONSENT,
     },
   ],
 } as avro.Schema;

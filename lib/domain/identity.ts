@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import type { Consent } from './navigation';
+import { CONSENT, type Consent } from './navigation';
 
 /** The `identity` topic's value: a cookie linked to a known user. A tombstone (null value) erases the link. */
 export const IDENTITY_LINK_V1: avro.Schema = {
@@ -13,7 +13,7 @@ export const IDENTITY_LINK_V1: avro.Schema = {
     { name: 'source', type: { type: 'enum', name: 'IdentitySource', symbols: ['LOGIN', 'CRM', 'PARTNER'] } },
     {
       name: 'consent',
-      type: { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' },
+      type: CONSENT,
     },
     { name: 'eventTime', type: { type: 'long', logicalType: 'timestamp-millis' } },
   ],

@@ -16,7 +16,8 @@ const geo = {
   ],
 };
 
-const consent = { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' };
+/** Consent, shared by both topics and every reader: one named type, so readers and writers agree on it. */
+export const CONSENT = { type: 'enum', name: 'Consent', symbols: ['GRANTED', 'DENIED', 'UNKNOWN'], default: 'UNKNOWN' };
 
 const v1Fields = [
   { name: 'eventId', type: { type: 'string', logicalType: 'uuid' } },
@@ -30,7 +31,7 @@ const v1Fields = [
   { name: 'geo', type: geo },
   { name: 'tags', type: { type: 'array', items: 'string' } },
   { name: 'attributes', type: { type: 'map', values: 'string' } },
-  { name: 'consent', type: consent },
+  { name: 'consent', type: CONSENT },
 ];
 
 const record = (fields: unknown[]): avro.Schema =>
