@@ -8,3 +8,10 @@ export const endpoints = stackEndpoints(loadStackConfig());
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 }
+
+/** AWS SDK client settings for the local AWS API emulator (moto accepts any credentials). */
+export const awsEmulator = {
+  endpoint: endpoints.awsEndpoint,
+  region: 'eu-west-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+};

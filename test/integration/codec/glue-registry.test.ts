@@ -15,15 +15,11 @@ import {
   SchemaRegistries,
   TOMBSTONE,
 } from '../../../lib/codec';
-import { endpoints, uniqueName } from '../endpoints';
+import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /** The Glue Schema Registry API, served by moto (AWS's APIs without an AWS account), through the real AWS SDK. */
 
-const glue = new GlueClient({
-  endpoint: endpoints.awsEndpoint,
-  region: 'eu-west-1',
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-});
+const glue = new GlueClient(awsEmulator);
 const codeOf = (d: Decoded<unknown>) => (d instanceof CodecError ? d.code : d === TOMBSTONE ? 'TOMBSTONE' : 'VALUE');
 
 const SCHEMA = {
@@ -96,9 +92,8 @@ describe('AWS Glue framed records', () => {
 
   it('rejects the batch as transient when the Glue endpoint cannot be reached', async () => {
     const unreachable = new GlueClient({
+      ...awsEmulator,
       endpoint: 'http://127.0.0.1:1',
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       maxAttempts: 2,
     });
     const body = compileSchema(SCHEMA).toBuffer({ cookieId: 'ck-4', userId: 'u-4' });

@@ -4,15 +4,11 @@ import { parseScyllaConfig, type ScyllaConfig } from '../../../lib/scylla/config
 import { CredentialsSource } from '../../../lib/scylla/credentials';
 import { migrate } from '../../../lib/scylla/migrations';
 import { ScyllaSession } from '../../../lib/scylla/session';
-import { endpoints, uniqueName } from '../endpoints';
+import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /** Builds the Scylla pieces the way a function's composition point does, against the local stack. */
 
-export const secretsManager = new SecretsManagerClient({
-  endpoint: endpoints.awsEndpoint,
-  region: 'eu-west-1',
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-});
+export const secretsManager = new SecretsManagerClient(awsEmulator);
 
 export function scyllaConfig(overrides: Record<string, string> = {}): ScyllaConfig {
   return parseScyllaConfig({

@@ -3,7 +3,7 @@ import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } fro
 import cassandra from 'cassandra-driver';
 import { pushTimeseries } from 'prometheus-remote-write';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints, uniqueName } from '../endpoints';
+import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /** Proves each server of the local stack serves a real client over a real socket. */
 
@@ -153,11 +153,7 @@ describe('Prometheus', () => {
 
 describe('AWS API emulator (moto)', () => {
   it('stores a secret in Secrets Manager and returns it through the AWS SDK', async () => {
-    const client = new SecretsManagerClient({
-      endpoint: endpoints.awsEndpoint,
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    const client = new SecretsManagerClient(awsEmulator);
     const name = uniqueName('smoke/scylla');
     const secret = JSON.stringify({ username: 'app', password: 's3cret' });
     await client.send(new CreateSecretCommand({ Name: name, SecretString: secret }));
