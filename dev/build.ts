@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { type BuildOptions, build } from 'esbuild';
+import { type BuildOptions, build, buildSync } from 'esbuild';
 import { REPO_ROOT } from './stack/config';
 
 /**
@@ -31,10 +31,21 @@ export const BUNDLE_OPTIONS: BuildOptions = {
 
 export const bundleDir = (name: FunctionName) => path.join(REPO_ROOT, 'dist', name);
 
+const entryPoint = (name: FunctionName) => path.join(REPO_ROOT, 'functions', name, 'handler.ts');
+
+/** Builds `dist/<name>/index.mjs` (+ map): what the local runner and the benches invoke. */
 export async function buildFunction(name: FunctionName): Promise<{ file: string; bytes: number }> {
   const outfile = path.join(bundleDir(name), 'index.mjs');
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [path.join(REPO_ROOT, 'functions', name, 'handler.ts')], outfile });
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outfile });
   return { file: outfile, bytes: statSync(outfile).size };
+}
+
+/**
+ * The same build into any directory, synchronously: CDK's local asset bundling (infra/function-code.ts) calls it
+ * while it synthesizes, and its bundling hook cannot await.
+ */
+export function buildFunctionSync(name: FunctionName, outdir: string): void {
+  buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outfile: path.join(outdir, 'index.mjs') });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -3,7 +3,7 @@ import { loadStackConfig } from './config';
 import { StackError } from './errors';
 import { logTail } from './process';
 import { stackServers } from './servers';
-import { clean, composeBinary, down, installTasks, status, up } from './stack';
+import { cfnLintBinary, clean, composeBinary, down, installTasks, status, up } from './stack';
 
 const USAGE = `usage: npm run stack -- <command>
   up       fetch what is missing, start Kafka, the CQL server, the schema registry and Prometheus, wait until healthy
@@ -45,6 +45,10 @@ async function main(command: string | undefined, args: string[]): Promise<number
           {
             title: 'docker compose CLI (validates docker-compose.yml)',
             task: async () => void (await composeBinary(config)),
+          },
+          {
+            title: 'cfn-lint (lints the synthesized CloudFormation templates)',
+            task: async () => void (await cfnLintBinary(config)),
           },
         ],
         { concurrent: true },

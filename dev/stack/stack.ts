@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Listr } from 'listr2';
-import { goBinary } from './artifacts';
+import { goBinary, pythonTools } from './artifacts';
 import type { StackConfig } from './config';
 import { StackError } from './errors';
 import { isAlive, logTail, ownedPid, portInUse, stopProcess } from './process';
@@ -177,6 +178,11 @@ export async function clean(config: StackConfig): Promise<void> {
   await down(config);
   rmSync(config.runDir, { recursive: true, force: true });
   console.log(`removed ${config.runDir}`);
+}
+
+/** cfn-lint, AWS's CloudFormation linter (PyPI), in its own venv: lints every template `cdk synth` writes. */
+export async function cfnLintBinary(config: StackConfig): Promise<string> {
+  return path.join(await pythonTools('cfn-lint', ['cfn-lint==1.58.0'], config.artifactsDir), 'cfn-lint');
 }
 
 /** The `docker compose` CLI, built from the Go module proxy: used only to validate docker-compose.yml. */

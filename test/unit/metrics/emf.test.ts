@@ -115,6 +115,8 @@ describe('EMF output', () => {
     const all = Object.assign({}, ...lines) as Record<string, unknown>;
     expect(all.function).toBe('navigation-enricher');
     expect(lines.find((l) => l.reason === 'CODEC_TRUNCATED')?.records).toBe(2);
+    // The per-function total the dead-letter alarm watches (infra/), with no reason dimension.
+    expect(lines.find((l) => 'dead_letters' in l && !('reason' in l))?.dead_letters).toBe(2);
     expect(lines.find((l) => l.kind === 'identities.select')?.statement_avg_ms).toBeCloseTo(2, 6);
     expect(all.record_age_seconds_max).toBe(9);
     // No partition dimension: per-partition age lives in Prometheus only.

@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../lib/errors';
+
+/**
+ * The deployment configuration of one environment: `infra/environments/<name>.json`, chosen with
+ * `cdk synth -c environment=<name>` (default `example`). Parsed and validated once, before any construct is built,
+ * so a mistake fails the synth with the file and the path of the bad value instead of a CloudFormation rollback.
+ */
+
+const arn = (service: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+`), `must be an ${service} ARN`);
+const mskClusterArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/, 'must be an MSK cluster ARN');
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host[:port]');
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name');
+
+const pollers = z
+  .object({ minimum: z.int().min(1).max(200), maximum: z.int().min(1).max(2000) })
+  .refine((p) => p.minimum <= p.maximum, 'minimum must not exceed maximum');
+
+const functionSchema = z
+  .object({
+    topic: topicName,
+    /** Defaults to the function's name: one consumer group per function, as the local runner does. */
+    consumerGroupId: z.string().min(1).max(200).optional(),
+    memoryMb: z.int().min(128).max(10240).default(1024),
+    /** ≤ 14 minutes: the ESM needs headroom under Lambda's 15-minute ceiling to record the outcome. */
+    timeoutSeconds: z.int().min(10).max(840).default(120),
+    reservedConcurrency: z.int().min(1).optional(),
+    batchSize: z.int().min(1).max(10_000).default(2_000),
+    batchingWindowSeconds: z.int().min(0).max(300).default(1),
+    startingPosition: z.enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).default('TRIM_HORIZON'),
+    /** Unix seconds; required with AT_TIMESTAMP. */
+    startingPositionTimestamp: z.int().positive().optional(),
+    /** Provisioned mode: required by the error-handling controls below (retries, bisect, record age, partial). */
+    provisionedPollers: pollers.optional(),
+    retryAttempts: z.int().min(-1).max(10_000).default(10),
+    bisectBatchOnError: z.boolean().default(false),
+    /** -1: no limit. */
+    maxRecordAgeSeconds: z
+      .int()
+      .refine((s) => s === -1 || (s >= 60 && s <= 604_800), '-1 or 60..604800')
+      .default(-1),
+    reportBatchItemFailures: z.boolean().default(true),
+    /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT). */
+    maxInFlight: z.int().min(1).max(4096).default(64),
+  })
+  .superRefine((f, ctx) => {
+    if (f.startingPosition === 'AT_TIMESTAMP' && f.startingPositionTimestamp === undefined)
+      ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is required with AT_TIMESTAMP' });
+    if (f.startingPosition !== 'AT_TIMESTAMP' && f.startingPositionTimestamp !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is only valid with AT_TIMESTAMP' });
+    const controls =
+      f.reportBatchItemFailures || f.bisectBatchOnError || f.retryAttempts !== -1 || f.maxRecordAgeSeconds !== -1;
+    // AWS: Kafka error-handling controls exist only in provisioned mode (lambda/latest/dg/kafka-retry-configurations).
+    if (controls && !f.provisionedPollers)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedPollers'],
+        message:
+          'is required: retries, bisect, max record age and ReportBatchItemFailures on a Kafka ESM need provisioned mode',
+      });
+  });
+
+const kafkaSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('msk'),
+    clusterArn: mskClusterArn,
+    /** IAM: the function role gets kafka-cluster:* on this cluster, its topics and its groups only. */
+    authentication: z.enum(['iam', 'sasl-scram']).default('iam'),
+    /** The AmazonMSK_-prefixed SCRAM secret, for `sasl-scram`. */
+    saslScramSecretArn: arn('secretsmanager').optional(),
+  }),
+  z.object({
+    type: z.literal('self-managed'),
+    bootstrapServers: z.array(hostPort).min(1),
+    authentication: z.enum(['sasl-scram-512', 'sasl-scram-256', 'basic', 'mtls']).default('sasl-scram-512'),
+    secretArn: arn('secretsmanager'),
+    rootCaSecretArn: arn('secretsmanager').optional(),
+  }),
+]);
+
+const configSchema = z
+  .object({
+    /** Prefix of every physical name (functions, alarms, dashboard): lets several environments share an account. */
+    name: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, 'lowercase letters, digits and dashes, 2-31 characters'),
+    account: z
+      .string()
+      .regex(/^\d{12}$/)
+      .optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+    vpc: z.object({
+      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/),
+      /** Where Scylla (and self-managed brokers) live: the functions' egress is limited to it, except HTTPS. */
+      cidrBlock: z.cidrv4(),
+      availabilityZones: z.array(z.string().min(1)).min(1),
+      privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/)).min(1),
+    }),
+    kafka: kafkaSchema,
+    scylla: z.object({
+      contactPoints: z.array(hostPort).min(1),
+      port: z.int().min(1).max(65535).default(9142),
+      localDataCenter: z.string().min(1),
+      keyspace: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/),
+      consistency: z.enum(['LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'ONE']).default('LOCAL_QUORUM'),
+      /** Security group of the Scylla nodes: gets one ingress rule from the functions' group on `port`. */
+      securityGroupId: z
+        .string()
+        .regex(/^sg-[0-9a-f]{8,17}$/)
+        .optional(),
+      /** An existing secret {"username","password"}; when absent the stack creates one for you to fill in. */
+      credentialsSecretArn: arn('secretsmanager').optional(),
+      tls: z.boolean().default(true),
+      tlsCaSecretArn: arn('secretsmanager').optional(),
+    }),
+    schemaRegistry: z
+      .object({
+        urls: z.array(z.url({ protocol: /^https?$/ })).default([]),
+        /** AWS Glue Schema Registry for Glue-framed records: grants glue:GetSchemaVersion on this registry. */
+        glueRegistryArn: arn('glue').optional(),
+      })
+      .refine((r) => r.urls.length > 0 || r.glueRegistryArn, 'needs urls, a glueRegistryArn, or both'),
+    deadLetters: z.object({ sink: z.enum(['scylla', 'sqs']).default('scylla') }).default({ sink: 'scylla' }),
+    /** Where the ESM sends batches that exhausted their retries: S3 keeps the records themselves. */
+    esmFailureDestination: z.enum(['s3', 'sqs', 'none']).default('s3'),
+    metrics: z
+      .object({
+        namespace: z.string().min(1).default('KafkaProcessors'),
+        /** `amp`: a new Amazon Managed Prometheus workspace; `url`: any remote-write endpoint; `off`: EMF only. */
+        remoteWrite: z
+          .discriminatedUnion('target', [
+            z.object({ target: z.literal('off') }),
+            z.object({ target: z.literal('amp') }),
+            z.object({ target: z.literal('url'), url: z.url({ protocol: /^https?$/ }) }),
+          ])
+          .default({ target: 'off' }),
+      })
+      .default({ namespace: 'KafkaProcessors', remoteWrite: { target: 'off' } }),
+    alarms: z
+      .object({
+        /** Subscribed to the alarm topic when set. */
+        email: z.email().optional(),
+        offsetLagThreshold: z.int().min(1).default(100_000),
+        errorRatePercent: z.number().min(0).max(100).default(5),
+      })
+      .default({ offsetLagThreshold: 100_000, errorRatePercent: 5 }),
+    logRetentionDays: z
+      .union([z.literal(1), z.literal(3), z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
+      .default(30),
+    functions: z.object({
+      'identity-linker': functionSchema,
+      'navigation-enricher': functionSchema,
+      'segment-builder': functionSchema,
+    }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.kafka.type === 'msk' && c.kafka.authentication === 'sasl-scram' && !c.kafka.saslScramSecretArn)
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'saslScramSecretArn'], message: 'is required with sasl-scram' });
+    if (c.scylla.tlsCaSecretArn && !c.scylla.tls)
+      ctx.addIssue({ code: 'custom', path: ['scylla', 'tlsCaSecretArn'], message: 'needs tls: true' });
+  });
+
+export type PipelineConfig = z.infer<typeof configSchema>;
+export type FunctionConfig = z.infer<typeof functionSchema>;
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+
+/** Validates a configuration object; `source` names it in the error (a file path). */
+export function parsePipelineConfig(raw: unknown, source: string): PipelineConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(source, `\n${problems.join('\n')}`);
+  }
+  return result.data;
+}
+
+export const ENVIRONMENTS_DIR = path.join(import.meta.dirname, 'environments');
+
+/** Reads `infra/environments/<environment>.json`. */
+export function loadPipelineConfig(environment: string): PipelineConfig {
+  if (!/^[a-z0-9-]+$/.test(environment)) throw new ConfigError('environment', `"${environment}" is not a name`);
+  const file = path.join(ENVIRONMENTS_DIR, `${environment}.json`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError('environment', `no file ${path.relative(process.cwd(), file)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, `is not JSON: ${(error as Error).message}`);
+  }
+  return parsePipelineConfig(json, file);
+}

@@ -1,0 +1,181 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { Processor } from './processor';
+
+export interface ObservabilityProps {
+  readonly prefix: string;
+  readonly processors: readonly Processor[];
+  /** The EMF namespace the functions write to (METRICS_NAMESPACE). */
+  readonly namespace: string;
+  readonly email?: string;
+  readonly offsetLagThreshold: number;
+  readonly errorRatePercent: number;
+}
+
+const PERIOD = Duration.minutes(1);
+/** The dimensions lib/metrics puts on every EMF metric (`service` from Powertools, `function` the function name). */
+const SERVICE = 'kafka-processors';
+
+/**
+ * The CloudWatch side of operating the pipeline: one dashboard (Lambda, the ESM's OffsetLag, and the functions'
+ * own EMF metrics) and alarms that page through one SNS topic. Percentiles of the pipeline's own stages live in
+ * Prometheus (dashboards/processors.json); CloudWatch gets means, counts and the ESM's view.
+ */
+export class Observability extends Construct {
+  readonly alarmTopic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    // CloudWatch can only publish to an encrypted topic whose key lets it: AWS-managed SNS keys do not.
+    const key = new Key(this, 'AlarmTopicKey', {
+      description: `${props.prefix} alarm topic encryption`,
+      enableKeyRotation: true,
+    });
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      topicName: `${props.prefix}-alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.email) this.alarmTopic.addSubscription(new EmailSubscription(props.email));
+    const action = new SnsAction(this.alarmTopic);
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.prefix}-processors` });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# ${props.prefix}\nPer-stage percentiles: Prometheus / Grafana (dashboards/processors.json).`,
+        width: 24,
+        height: 2,
+      }),
+    );
+
+    for (const processor of props.processors) {
+      const fn = processor.function;
+      const emf = (metricName: string, statistic: string, extra: Record<string, string> = {}) =>
+        new Metric({
+          namespace: props.namespace,
+          metricName,
+          statistic,
+          period: PERIOD,
+          dimensionsMap: { service: SERVICE, function: processor.functionName, ...extra },
+        });
+      const invocations = fn.metricInvocations({ period: PERIOD, statistic: 'Sum' });
+      const errors = fn.metricErrors({ period: PERIOD, statistic: 'Sum' });
+      const throttles = fn.metricThrottles({ period: PERIOD, statistic: 'Sum' });
+      const offsetLag = fn.metric('OffsetLag', { period: PERIOD, statistic: 'Maximum' });
+      const deadLetters = emf('dead_letters', 'Sum');
+      const errorRate = new MathExpression({
+        expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+        usingMetrics: { invocations, errors },
+        period: PERIOD,
+        label: 'error %',
+      });
+
+      this.dashboard.addWidgets(
+        new TextWidget({ markdown: `## ${processor.functionName} ← \`${processor.topic}\``, width: 24, height: 1 }),
+        new GraphWidget({ title: 'Invocations, errors, throttles', left: [invocations, errors, throttles], width: 6 }),
+        new GraphWidget({
+          title: 'Duration (ms)',
+          left: ['p50', 'p99', 'Maximum'].map((statistic) => fn.metricDuration({ period: PERIOD, statistic })),
+          width: 6,
+        }),
+        new GraphWidget({ title: 'OffsetLag (ESM)', left: [offsetLag], width: 6 }),
+        new GraphWidget({
+          title: 'Records by stage',
+          left: ['received', 'written', 'skipped'].map((stage) =>
+            emf('records', 'Sum', { stage }).with({ label: stage }),
+          ),
+          right: [deadLetters.with({ label: 'dead letters' })],
+          width: 6,
+        }),
+        new GraphWidget({
+          title: 'Statement latency, mean (ms)',
+          left: [
+            new MathExpression({
+              expression: `SEARCH('{${props.namespace},service,function,kind} MetricName="statement_avg_ms" function="${processor.functionName}"', 'Average', 60)`,
+              label: '',
+              period: PERIOD,
+            }),
+          ],
+          width: 8,
+        }),
+        new GraphWidget({
+          title: 'Batch and decode, mean (ms)',
+          left: [
+            emf('batch_avg_ms', 'Average', { outcome: 'ok' }).with({ label: 'batch (ok)' }),
+            emf('decode_avg_ms', 'Average').with({ label: 'decode, per partition batch' }),
+          ],
+          width: 8,
+        }),
+        new GraphWidget({
+          title: 'Statement errors and retries',
+          left: [
+            new MathExpression({
+              expression: `SEARCH('{${props.namespace},service,function,kind,error_type} MetricName="statement_errors" function="${processor.functionName}"', 'Sum', 60)`,
+              label: '',
+              period: PERIOD,
+            }),
+          ],
+          width: 8,
+        }),
+      );
+
+      const alarm = (name: string, description: string, alarmProps: ConstructorParameters<typeof Alarm>[2]) => {
+        const created = new Alarm(this, `${processor.node.id}${name}`, {
+          ...alarmProps,
+          alarmName: `${processor.functionName}-${name}`,
+          alarmDescription: description,
+        });
+        created.addAlarmAction(action);
+        created.addOkAction(action);
+        this.alarms.push(created);
+      };
+      alarm('offset-lag', `Consumer lag on ${processor.topic} above ${props.offsetLagThreshold} for 15 minutes`, {
+        metric: offsetLag.with({ period: Duration.minutes(5) }),
+        threshold: props.offsetLagThreshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      alarm('error-rate', `More than ${props.errorRatePercent}% of invocations failed in 3 of 5 minutes`, {
+        metric: errorRate,
+        threshold: props.errorRatePercent,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      alarm('dead-letters', 'Poison records were dead-lettered: see the dead-letter sink for reasons', {
+        metric: deadLetters.with({ period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      alarm('throttles', 'Invocations were throttled: raise reserved concurrency or lower pollers', {
+        metric: throttles.with({ period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
+  }
+}

@@ -1,0 +1,231 @@
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnWorkspace } from 'aws-cdk-lib/aws-aps';
+import { Peer, Port, SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { FUNCTIONS } from '../dev/build';
+import type { PipelineConfig } from './config';
+import { FailedBatchesBucket } from './failed-batches';
+import { Observability } from './observability';
+import { Processor } from './processor';
+
+export interface PipelineStackProps extends StackProps {
+  readonly config: PipelineConfig;
+}
+
+/**
+ * The whole pipeline of one environment: the three processors and their event-source mappings, the network path to
+ * MSK and Scylla, the secrets they read, where dead letters and failed batches go, where metrics go, and the
+ * dashboard and alarms. Everything comes from the validated config (infra/config.ts).
+ */
+export class PipelineStack extends Stack {
+  readonly processors: Processor[];
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    // The VPC exists already (it hosts MSK and Scylla): imported by attributes, so synth needs no AWS lookup.
+    const vpc = Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: config.vpc.vpcId,
+      vpcCidrBlock: config.vpc.cidrBlock,
+      availabilityZones: config.vpc.availabilityZones,
+      privateSubnetIds: config.vpc.privateSubnetIds,
+    });
+    const subnets = { subnets: vpc.privateSubnets };
+    const securityGroup = new SecurityGroup(this, 'FunctionsSecurityGroup', {
+      vpc,
+      description: `${config.name} processors: egress to Scylla, Kafka and AWS APIs only`,
+      allowAllOutbound: false,
+    });
+    const insideVpc = Peer.ipv4(config.vpc.cidrBlock);
+    securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS: AWS APIs and the schema registry');
+    securityGroup.addEgressRule(insideVpc, Port.tcp(config.scylla.port), 'CQL to Scylla');
+    if (config.kafka.type === 'self-managed') {
+      // The ESM polls self-managed Kafka through ENIs in these subnets with this group.
+      for (const port of new Set(config.kafka.bootstrapServers.map((server) => Number(server.split(':')[1] ?? 9092))))
+        securityGroup.addEgressRule(insideVpc, Port.tcp(port), 'Kafka brokers');
+    }
+    for (const url of config.schemaRegistry.urls) {
+      const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
+      if (port !== 443) securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(port), `Schema registry ${url}`);
+    }
+    if (config.scylla.securityGroupId) {
+      const scylla = SecurityGroup.fromSecurityGroupId(this, 'ScyllaSecurityGroup', config.scylla.securityGroupId);
+      scylla.addIngressRule(securityGroup, Port.tcp(config.scylla.port), `${config.name} processors`);
+    }
+
+    const scyllaCredentials = config.scylla.credentialsSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'ScyllaCredentials', config.scylla.credentialsSecretArn)
+      : new Secret(this, 'ScyllaCredentials', {
+          description: `${config.name}: Scylla credentials of the processors ({"username","password"})`,
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ username: 'processor' }),
+            generateStringKey: 'password',
+            excludePunctuation: true,
+            passwordLength: 32,
+          },
+        });
+    const scyllaCa: ISecret | undefined = config.scylla.tlsCaSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'ScyllaCa', config.scylla.tlsCaSecretArn)
+      : undefined;
+
+    const environment: Record<string, string> = {
+      SCYLLA_CONTACT_POINTS: config.scylla.contactPoints
+        .map((point) => (point.includes(':') ? point : `${point}:${config.scylla.port}`))
+        .join(','),
+      SCYLLA_LOCAL_DC: config.scylla.localDataCenter,
+      SCYLLA_KEYSPACE: config.scylla.keyspace,
+      SCYLLA_CONSISTENCY: config.scylla.consistency,
+      SCYLLA_CREDENTIALS_SECRET_ID: scyllaCredentials.secretArn,
+      SCYLLA_TLS: config.scylla.tls ? 'on' : 'off',
+      ...(scyllaCa ? { SCYLLA_TLS_CA_SECRET_ID: scyllaCa.secretArn } : {}),
+      ...(config.schemaRegistry.urls.length > 0 ? { SCHEMA_REGISTRY_URLS: config.schemaRegistry.urls.join(',') } : {}),
+      ...(config.schemaRegistry.glueRegistryArn ? { SCHEMA_REGISTRY_GLUE: 'on' } : {}),
+      METRICS_NAMESPACE: config.metrics.namespace,
+      DEAD_LETTER_SINK: config.deadLetters.sink,
+    };
+
+    const deadLetterQueue =
+      config.deadLetters.sink === 'sqs'
+        ? new Queue(this, 'DeadLetters', {
+            queueName: `${config.name}-dead-letters`,
+            encryption: QueueEncryption.SQS_MANAGED,
+            enforceSSL: true,
+            retentionPeriod: Duration.days(14),
+          })
+        : undefined;
+    if (deadLetterQueue) environment.DEAD_LETTER_QUEUE_URL = deadLetterQueue.queueUrl;
+
+    const workspace =
+      config.metrics.remoteWrite.target === 'amp'
+        ? new CfnWorkspace(this, 'Prometheus', { alias: `${config.name}-metrics` })
+        : undefined;
+    if (workspace) {
+      const remoteWriteUrl = `${workspace.attrPrometheusEndpoint}api/v1/remote_write`;
+      environment.METRICS_REMOTE_WRITE_URL = remoteWriteUrl;
+      new CfnOutput(this, 'PrometheusRemoteWriteUrl', { value: remoteWriteUrl });
+      environment.METRICS_REMOTE_WRITE_SIGV4_REGION = this.region;
+    } else if (config.metrics.remoteWrite.target === 'url') {
+      environment.METRICS_REMOTE_WRITE_URL = config.metrics.remoteWrite.url;
+    }
+
+    const onFailure = this.esmFailureDestination(config);
+
+    this.processors = FUNCTIONS.map((name) => {
+      const processor = new Processor(this, toId(name), {
+        processor: name,
+        functionName: `${config.name}-${name}`,
+        config: config.functions[name],
+        kafka: config.kafka,
+        vpc,
+        subnets,
+        securityGroup,
+        environment,
+        logRetention: config.logRetentionDays as RetentionDays,
+        onFailure,
+      });
+      const fn = processor.function;
+      scyllaCredentials.grantRead(fn);
+      scyllaCa?.grantRead(fn);
+      deadLetterQueue?.grantSendMessages(fn);
+      if (workspace)
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [workspace.attrArn] }));
+      if (config.schemaRegistry.glueRegistryArn) {
+        const registry = config.schemaRegistry.glueRegistryArn;
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['glue:GetSchemaVersion'],
+            resources: [registry, `${registry.replace(':registry/', ':schema/')}/*`],
+          }),
+        );
+      }
+      return processor;
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      prefix: config.name,
+      processors: this.processors,
+      namespace: config.metrics.namespace,
+      email: config.alarms.email,
+      offsetLagThreshold: config.alarms.offsetLagThreshold,
+      errorRatePercent: config.alarms.errorRatePercent,
+    });
+
+    new CfnOutput(this, 'FunctionsSecurityGroupId', {
+      value: securityGroup.securityGroupId,
+      description: 'Allow this group into Scylla (done here when scylla.securityGroupId is set) and MSK',
+    });
+    new CfnOutput(this, 'ScyllaCredentialsSecretArn', { value: scyllaCredentials.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
+    if (deadLetterQueue) new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
+
+    this.suppressJustifiedFindings();
+  }
+
+  private esmFailureDestination(config: PipelineConfig): IEventSourceDlq | undefined {
+    if (config.esmFailureDestination === 's3') {
+      const bucket = new Bucket(this, 'FailedBatches', {
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        versioned: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      });
+      new CfnOutput(this, 'FailedBatchesBucket', { value: bucket.bucketName });
+      return new FailedBatchesBucket(bucket);
+    }
+    if (config.esmFailureDestination === 'sqs') {
+      const queue = new Queue(this, 'FailedBatches', {
+        queueName: `${config.name}-failed-batches`,
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      new CfnOutput(this, 'FailedBatchesQueueUrl', { value: queue.queueUrl });
+      return new SqsDlq(queue);
+    }
+    return undefined;
+  }
+
+  /** cdk-nag findings that are deliberate here, each with the reason an auditor can check. */
+  private suppressJustifiedFindings() {
+    const managedPolicy = (name: string) =>
+      `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
+    const acknowledgements: Record<string, string> = {
+      [managedPolicy('AWSLambdaBasicExecutionRole')]: 'The AWS-managed policy for writing the function logs.',
+      [managedPolicy('AWSLambdaVPCAccessExecutionRole')]:
+        'The AWS-managed policy for a function in a VPC: ENI management, which cannot be scoped to resources.',
+      [managedPolicy('AWSLambdaMSKExecutionRole')]:
+        'Attached by aws-cdk-lib ManagedKafkaEventSource itself: what the MSK event-source mapping needs to reach the cluster.',
+      'AwsSolutions-SMG4':
+        'Scylla credentials are rotated by the database operator (Scylla has no Secrets Manager rotation function); the processors refetch the secret after an authentication failure.',
+      'AwsSolutions-SQS3': 'This queue is itself a dead-letter destination (poison records or failed batches).',
+      'AwsSolutions-S1':
+        'Written only by the Lambda service for the event-source mapping; CloudTrail data events are its audit trail.',
+    };
+    const failedBatches = this.node.tryFindChild('FailedBatches');
+    if (failedBatches instanceof Bucket) {
+      acknowledgements[
+        `AwsSolutions-IAM5[Resource::<${this.getLogicalId(failedBatches.node.defaultChild as never)}.Arn>/*]`
+      ] = 'Lambda names the failed-batch objects itself; s3:PutObject only, on this bucket only.';
+    }
+    for (const [id, reason] of Object.entries(acknowledgements)) Validations.of(this).acknowledge({ id, reason });
+    Annotations.of(this).acknowledgeWarning(
+      '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+      'The imported subnets are only placed functions in; no route is read or changed.',
+    );
+  }
+}
+
+function toId(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,162 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import {
+  Architecture,
+  type IEventSourceDlq,
+  Function as LambdaFunction,
+  MetricType,
+  Runtime,
+  StartingPosition,
+} from 'aws-cdk-lib/aws-lambda';
+import {
+  AuthenticationMethod,
+  type KafkaEventSourceProps,
+  ManagedKafkaEventSource,
+  SelfManagedKafkaEventSource,
+} from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { FunctionName } from '../dev/build';
+import type { FunctionConfig, KafkaConfig } from './config';
+import { functionCode } from './function-code';
+
+export interface ProcessorProps {
+  readonly processor: FunctionName;
+  /** The physical function name; also the `function` dimension of its EMF metrics. */
+  readonly functionName: string;
+  readonly config: FunctionConfig;
+  readonly kafka: KafkaConfig;
+  readonly vpc: IVpc;
+  readonly subnets: SubnetSelection;
+  readonly securityGroup: ISecurityGroup;
+  /** Shared settings (Scylla, registry, metrics, dead letters); the processor adds its own. */
+  readonly environment: Record<string, string>;
+  readonly logRetention: RetentionDays;
+  /** Where the ESM sends a batch that exhausted its retries. */
+  readonly onFailure?: IEventSourceDlq;
+}
+
+const AUTHENTICATION: Record<string, AuthenticationMethod> = {
+  'sasl-scram-512': AuthenticationMethod.SASL_SCRAM_512_AUTH,
+  'sasl-scram-256': AuthenticationMethod.SASL_SCRAM_256_AUTH,
+  basic: AuthenticationMethod.BASIC_AUTH,
+  mtls: AuthenticationMethod.CLIENT_CERTIFICATE_TLS_AUTH,
+};
+
+/** One processor: its Lambda function (the shared bundle build), its log group, and its Kafka event-source mapping. */
+export class Processor extends Construct {
+  readonly function: LambdaFunction;
+  readonly functionName: string;
+  readonly topic: string;
+
+  constructor(scope: Construct, id: string, props: ProcessorProps) {
+    super(scope, id);
+    const { config, functionName } = props;
+    this.functionName = functionName;
+    this.topic = config.topic;
+
+    const logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetention,
+    });
+    this.function = new LambdaFunction(this, 'Function', {
+      functionName,
+      description: `${props.processor}: Kafka topic ${config.topic} to Scylla`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      handler: 'index.handler',
+      code: functionCode(props.processor),
+      memorySize: config.memoryMb,
+      timeout: Duration.seconds(config.timeoutSeconds),
+      reservedConcurrentExecutions: config.reservedConcurrency,
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      securityGroups: [props.securityGroup],
+      logGroup,
+      environment: {
+        ...props.environment,
+        FUNCTION_NAME: functionName,
+        SCYLLA_MAX_IN_FLIGHT: String(config.maxInFlight),
+        REPORT_BATCH_ITEM_FAILURES: config.reportBatchItemFailures ? 'on' : 'off',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+
+    const source = this.eventSource(props);
+    this.function.addEventSource(source);
+  }
+
+  private eventSource(props: ProcessorProps) {
+    const { config, kafka } = props;
+    const common: KafkaEventSourceProps = {
+      topic: config.topic,
+      consumerGroupId: config.consumerGroupId ?? props.functionName,
+      startingPosition: StartingPosition[config.startingPosition],
+      startingPositionTimestamp: config.startingPositionTimestamp,
+      batchSize: config.batchSize,
+      maxBatchingWindow: Duration.seconds(config.batchingWindowSeconds),
+      provisionedPollerConfig: config.provisionedPollers && {
+        minimumPollers: config.provisionedPollers.minimum,
+        maximumPollers: config.provisionedPollers.maximum,
+      },
+      // -1 is AWS's "no limit", expressed in CloudFormation by leaving the property out.
+      retryAttempts: config.retryAttempts === -1 ? undefined : config.retryAttempts,
+      maxRecordAge: config.maxRecordAgeSeconds === -1 ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
+      bisectBatchOnError: config.bisectBatchOnError,
+      reportBatchItemFailures: config.reportBatchItemFailures,
+      onFailure: props.onFailure,
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
+    };
+    if (kafka.type === 'self-managed') {
+      return new SelfManagedKafkaEventSource({
+        ...common,
+        bootstrapServers: kafka.bootstrapServers,
+        authenticationMethod: AUTHENTICATION[kafka.authentication],
+        secret: this.importSecret('KafkaSecret', kafka.secretArn),
+        rootCACertificate: kafka.rootCaSecretArn ? this.importSecret('KafkaRootCa', kafka.rootCaSecretArn) : undefined,
+        vpc: props.vpc,
+        vpcSubnets: props.subnets,
+        securityGroup: props.securityGroup,
+      });
+    }
+    if (kafka.authentication === 'iam') this.grantMskIam(kafka.clusterArn, common.consumerGroupId ?? '');
+    return new ManagedKafkaEventSource({
+      ...common,
+      clusterArn: kafka.clusterArn,
+      secret: kafka.saslScramSecretArn ? this.importSecret('KafkaSecret', kafka.saslScramSecretArn) : undefined,
+    });
+  }
+
+  private importSecret(id: string, arn: string): ISecret {
+    return Secret.fromSecretCompleteArn(this, id, arn);
+  }
+
+  /**
+   * MSK IAM access for the ESM, which polls with the function's role: connect to this cluster, read this topic,
+   * commit as this consumer group; nothing else (the ARNs follow MSK's cluster/topic/group ARN formats).
+   */
+  private grantMskIam(clusterArn: string, groupId: string) {
+    const base = clusterArn.replace(/:cluster\/.*$/, '');
+    const clusterPath = clusterArn.slice(clusterArn.indexOf(':cluster/') + ':cluster/'.length);
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
+        resources: [clusterArn],
+      }),
+    );
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: [`${base}:topic/${clusterPath}/${this.topic}`],
+      }),
+    );
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
+        resources: [`${base}:group/${clusterPath}/${groupId}`],
+      }),
+    );
+  }
+}

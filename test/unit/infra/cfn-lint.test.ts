@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { loadStackConfig, REPO_ROOT } from '../../../dev/stack/config';
+import { cfnLintBinary } from '../../../dev/stack/stack';
+import { exampleConfig, synthesize } from './synth';
+
+/** cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational. */
+const ERRORS = 2;
+
+async function lint(templateFile: string): Promise<{ errors: boolean; rules: string[] }> {
+  const bin = await cfnLintBinary(loadStackConfig());
+  const result = await promisify(execFile)(bin, ['--format', 'parseable', templateFile]).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+  // parseable lines: file:line:col:endline:endcol:RULE:message
+  const rules = result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(':')[5] ?? line);
+  return { errors: (result.code & ERRORS) !== 0, rules };
+}
+
+describe('cfn-lint over the synthesized templates', () => {
+  it('finds no error in what `cdk synth` writes (the CLI, offline) nor in the self-managed Kafka variant', async () => {
+    const cli = mkdtempSync(path.join(tmpdir(), 'cdk-cli-'));
+    await promisify(execFile)(path.join(REPO_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '-o', cli], {
+      cwd: REPO_ROOT,
+    });
+    const selfManaged = exampleConfig();
+    selfManaged.kafka = {
+      type: 'self-managed',
+      bootstrapServers: ['b-1.kafka.internal:9096'],
+      secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
+    };
+    selfManaged.esmFailureDestination = 'sqs';
+    for (const outdir of [cli, synthesize(selfManaged).outdir]) {
+      const templates = readdirSync(outdir).filter((file) => file.endsWith('.template.json'));
+      expect(templates.length).toBeGreaterThan(0);
+      for (const template of templates) {
+        const { errors, rules } = await lint(path.join(outdir, template));
+        expect(errors, rules.join('\n')).toBe(false);
+        // The only warning: W3005, a DependsOn CDK itself writes (role policy before function). Anything new shows.
+        expect(new Set(rules.filter((rule) => rule !== 'W3005'))).toEqual(new Set());
+      }
+    }
+  }, 600_000);
+
+  it('reports an error it should (the harness is not blind): an unknown Lambda runtime', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cfn-lint-')), 'broken.template.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        Resources: {
+          Fn: {
+            Type: 'AWS::Lambda::Function',
+            Properties: {
+              Runtime: 'nodejs99.x',
+              Handler: 'index.handler',
+              Role: 'arn:aws:iam::111122223333:role/r',
+              Code: { ZipFile: 'x' },
+            },
+          },
+        },
+      }),
+    );
+    const { errors, rules } = await lint(file);
+    expect(errors).toBe(true);
+    expect(rules).toContain('E3030');
+  }, 600_000);
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { loadPipelineConfig, parsePipelineConfig } from '../../../infra/config';
+import { ConfigError } from '../../../lib/errors';
+import { exampleConfig } from './synth';
+
+const parse = (raw: unknown) => parsePipelineConfig(raw, 'infra/environments/test.json');
+const failure = (raw: unknown): ConfigError => {
+  try {
+    parse(raw);
+  } catch (error) {
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('pipeline config', () => {
+  it('loads the example environment with defaults filled in', () => {
+    const config = loadPipelineConfig('example');
+    expect(config.name).toBe('pipeline-example');
+    expect(config.functions['identity-linker']).toMatchObject({
+      timeoutSeconds: 120,
+      batchingWindowSeconds: 1,
+      startingPosition: 'TRIM_HORIZON',
+      retryAttempts: 10,
+      reportBatchItemFailures: true,
+      maxInFlight: 64,
+    });
+    expect(config.metrics.namespace).toBe('KafkaProcessors');
+  });
+
+  it('names the file and the path of every bad value', () => {
+    const raw = exampleConfig();
+    raw.region = 'europe';
+    (raw.kafka as Record<string, unknown>).clusterArn = 'arn:aws:s3:::bucket';
+    raw.functions['segment-builder'].timeoutSeconds = 900;
+    const error = failure(raw);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.key).toBe('infra/environments/test.json');
+    expect(error.message).toContain('region');
+    expect(error.message).toContain('kafka.clusterArn');
+    expect(error.message).toContain('functions.segment-builder.timeoutSeconds');
+  });
+
+  it('refuses Kafka error-handling controls without provisioned pollers, as AWS does', () => {
+    const raw = exampleConfig();
+    delete raw.functions['identity-linker'].provisionedPollers;
+    expect(failure(raw).message).toMatch(/functions\.identity-linker\.provisionedPollers[\s\S]*provisioned mode/);
+    raw.functions['identity-linker'] = {
+      topic: 'identity-links',
+      reportBatchItemFailures: false,
+      retryAttempts: -1,
+    };
+    expect(parse(raw).functions['identity-linker'].provisionedPollers).toBeUndefined();
+  });
+
+  it('requires a timestamp with AT_TIMESTAMP and only then', () => {
+    const raw = exampleConfig();
+    raw.functions['navigation-enricher'].startingPosition = 'AT_TIMESTAMP';
+    expect(failure(raw).message).toContain('startingPositionTimestamp');
+    raw.functions['navigation-enricher'].startingPositionTimestamp = 1_790_000_000;
+    expect(parse(raw).functions['navigation-enricher'].startingPositionTimestamp).toBe(1_790_000_000);
+  });
+
+  it('requires the SCRAM secret for MSK SASL/SCRAM and a registry of some kind', () => {
+    const raw = exampleConfig();
+    (raw.kafka as Record<string, unknown>).authentication = 'sasl-scram';
+    expect(failure(raw).message).toContain('kafka.saslScramSecretArn');
+    const noRegistry = exampleConfig();
+    noRegistry.schemaRegistry = { urls: [] };
+    expect(failure(noRegistry).message).toContain('schemaRegistry');
+  });
+
+  it('refuses an environment name that is not a plain name, and a missing file', () => {
+    expect(() => loadPipelineConfig('../secrets')).toThrow(ConfigError);
+    expect(() => loadPipelineConfig('nowhere')).toThrow(/no file/);
+  });
+});

@@ -1,0 +1,295 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildFunction, FUNCTIONS } from '../../../dev/build';
+import { exampleConfig, type Synthesized, synthesize } from './synth';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+const resources = (s: Synthesized, type: string) =>
+  Object.entries(s.template.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
+const statements = (s: Synthesized): Statement[] =>
+  resources(s, 'AWS::IAM::Policy').flatMap(
+    ([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+  );
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('the pipeline stack (example environment)', () => {
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesize();
+  }, 120_000);
+
+  it('deploys each processor as a Node 24 arm64 function, minified bundle with source maps, timeout under 14 minutes', () => {
+    const functions = resources(synth, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(3);
+    for (const name of FUNCTIONS) {
+      synth.template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: `pipeline-example-${name}`,
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Timeout: Match.anyValue(),
+        VpcConfig: { SubnetIds: Match.arrayWith(['subnet-0a1b2c3d4e5f60711']), SecurityGroupIds: Match.anyValue() },
+        Environment: {
+          Variables: Match.objectLike({
+            FUNCTION_NAME: `pipeline-example-${name}`,
+            NODE_OPTIONS: '--enable-source-maps',
+            SCYLLA_CONTACT_POINTS:
+              'node-0.scylla.internal:9142,node-1.scylla.internal:9142,node-2.scylla.internal:9142',
+            SCYLLA_LOCAL_DC: 'eu-west-1',
+            SCYLLA_KEYSPACE: 'pipeline',
+            SCYLLA_TLS: 'on',
+            SCYLLA_CREDENTIALS_SECRET_ID: { Ref: Match.stringLikeRegexp('^ScyllaCredentials') },
+            SCHEMA_REGISTRY_URLS: 'https://schema-registry.internal:8081',
+            REPORT_BATCH_ITEM_FAILURES: 'on',
+            DEAD_LETTER_SINK: 'sqs',
+            DEAD_LETTER_QUEUE_URL: { Ref: Match.stringLikeRegexp('^DeadLetters') },
+          }),
+        },
+      });
+    }
+    for (const [, fn] of functions) expect(fn.Properties.Timeout as number).toBeLessThanOrEqual(840);
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'pipeline-example-navigation-enricher',
+      MemorySize: 1769,
+      ReservedConcurrentExecutions: 50,
+    });
+    synth.template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    synth.template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/lambda/pipeline-example-identity-linker',
+      RetentionInDays: 30,
+    });
+  });
+
+  it('maps each function to its MSK topic: own consumer group, provisioned pollers, partial batch responses, failed batches to S3', () => {
+    const config = exampleConfig();
+    for (const name of FUNCTIONS) {
+      const f = config.functions[name] as { topic: string; batchSize: number; provisionedPollers: object };
+      synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: (config.kafka as { clusterArn: string }).clusterArn,
+        Topics: [f.topic],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: `pipeline-example-${name}` },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: f.batchSize,
+        MaximumBatchingWindowInSeconds: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: 10,
+        BisectBatchOnFunctionError: false,
+        ProvisionedPollerConfig: {
+          MinimumPollers: (f.provisionedPollers as { minimum: number }).minimum,
+          MaximumPollers: (f.provisionedPollers as { maximum: number }).maximum,
+        },
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedBatches'), 'Arn'] } },
+        },
+        MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+      });
+    }
+    synth.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    synth.template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: Match.anyValue(),
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+  });
+
+  it('grants no IAM action on Resource "*", and MSK IAM access only to its cluster, its topic and its group', () => {
+    const all = statements(synth);
+    expect(all.length).toBeGreaterThan(0);
+    for (const statement of all) expect(statement.Resource).not.toBe('*');
+    const kafka = all.filter((s) => actions(s).some((a) => a.startsWith('kafka-cluster:')));
+    const resourcesFor = (action: string) =>
+      kafka.filter((s) => actions(s).includes(action)).map((s) => s.Resource as string);
+    const cluster = 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3';
+    expect(new Set(resourcesFor('kafka-cluster:Connect'))).toEqual(new Set([cluster]));
+    expect(resourcesFor('kafka-cluster:ReadData').sort()).toEqual([
+      'arn:aws:kafka:eu-west-1:111122223333:topic/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/identity-links',
+      'arn:aws:kafka:eu-west-1:111122223333:topic/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/navigation',
+      'arn:aws:kafka:eu-west-1:111122223333:topic/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/navigation',
+    ]);
+    expect(resourcesFor('kafka-cluster:AlterGroup').sort()).toEqual(
+      FUNCTIONS.map(
+        (name) =>
+          `arn:aws:kafka:eu-west-1:111122223333:group/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/pipeline-example-${name}`,
+      ),
+    );
+    // The failed-batch bucket: what Lambda needs (PutObject, ListBucket), not the read/write/delete of S3OnFailureDestination.
+    const s3 = all.filter((s) => actions(s).some((a) => a.startsWith('s3:'))).flatMap(actions);
+    expect(new Set(s3)).toEqual(new Set(['s3:PutObject', 's3:ListBucket']));
+    // Secrets: read the Scylla credentials, nothing else.
+    const secretActions = all.filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:'))).flatMap(actions);
+    expect(new Set(secretActions)).toEqual(new Set(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']));
+    // Remote write to the stack's own AMP workspace only.
+    const aps = all.filter((s) => actions(s).includes('aps:RemoteWrite'));
+    expect(aps).toHaveLength(3);
+    for (const s of aps) expect(s.Resource).toEqual({ 'Fn::GetAtt': ['Prometheus', 'Arn'] });
+  });
+
+  it('lets the functions out only to HTTPS, the registry port and Scylla inside the VPC, and opens Scylla to them', () => {
+    synth.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: [
+        Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }),
+        Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 9142, ToPort: 9142, IpProtocol: 'tcp' }),
+        Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 8081, ToPort: 8081, IpProtocol: 'tcp' }),
+      ],
+    });
+    synth.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: 'sg-0a1b2c3d4e5f60799',
+      FromPort: 9142,
+      ToPort: 9142,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FunctionsSecurityGroup'), 'GroupId'] },
+    });
+  });
+
+  it('keeps dead letters in an encrypted, TLS-only SQS queue and creates the Scylla secret when none is given', () => {
+    synth.template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'pipeline-example-dead-letters',
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    synth.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password' }),
+    });
+  });
+
+  it('alarms on offset lag, error rate, dead letters and throttles of each function through a KMS-encrypted topic', () => {
+    const alarms = resources(synth, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(12);
+    const names = alarms.map(([, a]) => a.Properties.AlarmName as string).sort();
+    expect(names).toEqual(
+      FUNCTIONS.flatMap((name) =>
+        ['dead-letters', 'error-rate', 'offset-lag', 'throttles'].map((kind) => `pipeline-example-${name}-${kind}`),
+      ).sort(),
+    );
+    for (const [, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^ObservabilityAlarmTopic/) }]);
+    }
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-navigation-enricher-offset-lag',
+      MetricName: 'OffsetLag',
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Maximum',
+      Threshold: 100_000,
+      EvaluationPeriods: 3,
+    });
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-segment-builder-dead-letters',
+      MetricName: 'dead_letters',
+      Namespace: 'KafkaProcessors',
+      Dimensions: Match.arrayWith([{ Name: 'function', Value: 'pipeline-example-segment-builder' }]),
+      Threshold: 0,
+    });
+    synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    synth.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+
+  it('draws a dashboard with invocations, duration, OffsetLag, records by stage and dead letters per function', () => {
+    const [[, dashboard] = ['', undefined]] = resources(synth, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const needle of ['OffsetLag', 'Invocations', 'Duration', 'dead_letters', 'statement_avg_ms', 'records']) {
+      expect(body).toContain(needle);
+    }
+  });
+
+  it('deploys byte for byte the bundle that dev/build.ts builds for the local runner', async () => {
+    for (const name of FUNCTIONS) {
+      const fn = resources(synth, 'AWS::Lambda::Function').find(
+        ([, r]) => r.Properties.FunctionName === `pipeline-example-${name}`,
+      )?.[1];
+      const key = (fn?.Properties.Code as { S3Key?: string } | undefined)?.S3Key ?? 'missing';
+      const asset = path.join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`);
+      const { file } = await buildFunction(name);
+      expect(readFileSync(path.join(asset, 'index.mjs')).equals(readFileSync(file))).toBe(true);
+      expect(readFileSync(path.join(asset, 'index.mjs.map')).length).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  it('acknowledges each cdk-nag finding with a reason, written into the template', () => {
+    const suppressions = resources(synth, 'AWS::IAM::Role').flatMap(
+      ([, r]) =>
+        (r.Metadata?.cdk_nag as { rules_to_suppress?: { id: string; reason: string }[] } | undefined)
+          ?.rules_to_suppress ?? [],
+    );
+    expect(suppressions.length).toBeGreaterThan(0);
+    for (const s of suppressions) expect(s.reason.length).toBeGreaterThan(30);
+  });
+
+  it('matches the snapshot (asset hashes normalized)', () => {
+    const json = JSON.stringify(synth.template.toJSON(), null, 1).replace(/"[0-9a-f]{64}\.zip"/g, '"<asset>.zip"');
+    expect(JSON.parse(json)).toMatchSnapshot();
+  });
+});
+
+describe('cdk-nag', () => {
+  it('fails the synth on a finding nobody acknowledged', () => {
+    expect(() =>
+      synthesize(exampleConfig(), (stack) => {
+        new Queue(stack, 'Unencrypted', { encryption: QueueEncryption.UNENCRYPTED });
+      }),
+    ).toThrow(/AwsSolutions-SQS4|Validation failed/);
+  }, 120_000);
+});
+
+describe('the self-managed Kafka variant', () => {
+  it('polls the brokers through the VPC with SASL/SCRAM and gets no MSK permissions', () => {
+    const raw = exampleConfig();
+    raw.kafka = {
+      type: 'self-managed',
+      bootstrapServers: ['b-1.kafka.internal:9096', 'b-2.kafka.internal:9096'],
+      authentication: 'sasl-scram-512',
+      secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
+    };
+    raw.deadLetters = { sink: 'scylla' };
+    raw.esmFailureDestination = 'sqs';
+    raw.metrics = { remoteWrite: { target: 'url', url: 'https://prometheus.internal/api/v1/write' } };
+    const synth = synthesize(raw);
+    synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      SelfManagedEventSource: {
+        Endpoints: { KafkaBootstrapServers: ['b-1.kafka.internal:9096', 'b-2.kafka.internal:9096'] },
+      },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'pipeline-example-navigation-enricher' },
+      SourceAccessConfigurations: Match.arrayWith([
+        { Type: 'SASL_SCRAM_512_AUTH', URI: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf' },
+        { Type: 'VPC_SECURITY_GROUP', URI: Match.anyValue() },
+        { Type: 'VPC_SUBNET', URI: 'subnet-0a1b2c3d4e5f60711' },
+      ]),
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedBatches'), 'Arn'] } },
+      },
+    });
+    const all = statements(synth);
+    expect(all.some((s) => actions(s).some((a) => a.startsWith('kafka')))).toBe(false);
+    expect(all.some((s) => actions(s).includes('aps:RemoteWrite'))).toBe(false);
+    synth.template.resourceCountIs('AWS::APS::Workspace', 0);
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DEAD_LETTER_SINK: 'scylla',
+          METRICS_REMOTE_WRITE_URL: 'https://prometheus.internal/api/v1/write',
+        }),
+      },
+    });
+    // The ESM's ENIs use the functions' group: it may reach the brokers' port inside the VPC.
+    synth.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 9096 })]),
+    });
+  }, 120_000);
+});
