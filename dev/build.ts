@@ -1,21 +1,54 @@
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { type BuildOptions, build, buildSync } from 'esbuild';
+import { type BuildOptions, build, type Plugin } from 'esbuild';
 import { REPO_ROOT } from './stack/config';
 
 /**
  * The one build of the functions: the bundles CDK deploys (infra) and the ones the local runner and the benches
  * invoke. ESM for Node 24 (Lambda nodejs24.x), minified, with source maps. The AWS SDK v3 stays external: the Lambda
- * runtime provides it, and leaving it out keeps each bundle small.
+ * runtime provides it, and leaving it out keeps each bundle small. Code only some configurations need (the Kafka
+ * client of the Kafka dead-letter sink) is split into chunks loaded on first use, so it costs nothing at cold start.
  */
 export const FUNCTIONS = ['identity-linker', 'navigation-enricher', 'segment-builder'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
+
+const require = createRequire(import.meta.url);
+const WASM_UTILS = path.dirname(require.resolve('@platformatic/wasm-utils'));
+const WASM_FILE = 'native.wasm';
+
+/**
+ * @platformatic/kafka's checksum helper reads `../dist/native.wasm` next to its own module file. Bundled, that
+ * module lives in a chunk at the bundle's root: point it at `./native.wasm` there and ship the file beside it.
+ * Fails the build if the library stops reading the file this way, rather than shipping a bundle that cannot load.
+ */
+const kafkaWasm: Plugin = {
+  name: 'kafka-wasm',
+  setup(b) {
+    b.onLoad({ filter: /wasm-utils[\\/]dist[\\/]index\.js$/ }, ({ path: file }) => {
+      const source = readFileSync(file, 'utf8');
+      const from = `new URL('../dist/${WASM_FILE}', import.meta.url)`;
+      if (!source.includes(from)) throw new Error(`${file} no longer loads ${from}: update dev/build.ts`);
+      return { contents: source.replace(from, `new URL('./${WASM_FILE}', import.meta.url)`), loader: 'js' };
+    });
+    b.onEnd((result) => {
+      const outdir = b.initialOptions.outdir;
+      if (result.errors.length === 0 && outdir)
+        copyFileSync(path.join(WASM_UTILS, WASM_FILE), path.join(outdir, WASM_FILE));
+    });
+  },
+};
 
 export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node24',
   format: 'esm',
+  splitting: true,
+  entryNames: 'index',
+  chunkNames: 'chunk-[hash]',
+  outExtension: { '.js': '.mjs' },
   minify: true,
   sourcemap: true,
   sourcesContent: false,
@@ -25,6 +58,7 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   },
   external: ['@aws-sdk/*', '@smithy/*'],
   alias: { 'adm-zip': path.join(REPO_ROOT, 'dev/stubs/adm-zip.cjs') },
+  plugins: [kafkaWasm],
   legalComments: 'none',
   logLevel: 'warning',
 };
@@ -33,24 +67,55 @@ export const bundleDir = (name: FunctionName) => path.join(REPO_ROOT, 'dist', na
 
 const entryPoint = (name: FunctionName) => path.join(REPO_ROOT, 'functions', name, 'handler.ts');
 
-/** Builds `dist/<name>/index.mjs` (+ map): what the local runner and the benches invoke. */
-export async function buildFunction(name: FunctionName): Promise<{ file: string; bytes: number }> {
-  const outfile = path.join(bundleDir(name), 'index.mjs');
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outfile });
-  return { file: outfile, bytes: statSync(outfile).size };
+export interface Bundle {
+  /** The entry module (the Lambda handler's file, `index.mjs`). */
+  file: string;
+  /** What a cold start loads: the entry and the chunks it imports statically. */
+  bytes: number;
+  /** Every file of the deployment package (lazily loaded chunks, the wasm file), source maps excluded. */
+  totalBytes: number;
+}
+
+/** Builds a function into `outdir` (default `dist/<name>/`, what the local runner and the benches invoke). */
+export async function buildFunction(name: FunctionName, outdir = bundleDir(name)): Promise<Bundle> {
+  rmSync(outdir, { recursive: true, force: true });
+  const { metafile } = await build({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outdir, metafile: true });
+  const file = path.join(outdir, 'index.mjs');
+  const outputs = metafile.outputs;
+  const loaded = new Set<string>();
+  const visit = (output: string) => {
+    if (loaded.has(output)) return;
+    loaded.add(output);
+    for (const i of outputs[output]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(path.relative(process.cwd(), file));
+  const totalBytes = readdirSync(outdir)
+    .filter((f) => !f.endsWith('.map'))
+    .reduce((sum, f) => sum + statSync(path.join(outdir, f)).size, 0);
+  return { file, bytes: [...loaded].reduce((sum, o) => sum + (outputs[o]?.bytes ?? 0), 0), totalBytes };
 }
 
 /**
- * The same build into any directory, synchronously: CDK's local asset bundling (infra/function-code.ts) calls it
- * while it synthesizes, and its bundling hook cannot await.
+ * The same build, synchronously, copied into `outdir`: CDK's local asset bundling (infra/function-code.ts) calls it
+ * while it synthesizes and cannot await, and esbuild plugins need the asynchronous API, so it runs this file's CLI.
+ * It builds `dist/<name>/` and copies it (chunk names hash the source maps, whose paths depend on where they are
+ * written): the deployed files are then exactly the ones the local runner and the benches load.
  */
 export function buildFunctionSync(name: FunctionName, outdir: string): void {
-  buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outfile: path.join(outdir, 'index.mjs') });
+  execFileSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'dev/build.ts'), name], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  cpSync(bundleDir(name), outdir, { recursive: true });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const name of FUNCTIONS) {
-    const { file, bytes } = await buildFunction(name);
-    console.log(`${name.padEnd(20)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB  ${path.relative(REPO_ROOT, file)}`);
+  const only = process.argv[2];
+  if (only !== undefined && !FUNCTIONS.includes(only as FunctionName))
+    throw new Error(`no function ${only}: ${FUNCTIONS.join(', ')}`);
+  for (const name of only ? [only as FunctionName] : FUNCTIONS) {
+    const { file, bytes, totalBytes } = await buildFunction(name);
+    console.log(
+      `${name.padEnd(20)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB loaded at cold start, ${(totalBytes / 1024).toFixed(0).padStart(5)} KiB package  ${path.relative(REPO_ROOT, file)}`,
+    );
   }
 }

@@ -123,7 +123,17 @@ const configSchema = z
         glueRegistryArn: arn('glue').optional(),
       })
       .refine((r) => r.urls.length > 0 || r.glueRegistryArn, 'needs urls, a glueRegistryArn, or both'),
-    deadLetters: z.object({ sink: z.enum(['scylla', 'sqs']).default('scylla') }).default({ sink: 'scylla' }),
+    /**
+     * Where poison records go: the `dead_letters` table, an SQS queue the stack creates, or a Kafka topic on the
+     * same cluster (`topic` and `bootstrapServers`, authenticated like the event source).
+     */
+    deadLetters: z
+      .discriminatedUnion('sink', [
+        z.object({ sink: z.literal('scylla') }),
+        z.object({ sink: z.literal('sqs') }),
+        z.object({ sink: z.literal('kafka'), topic: topicName, bootstrapServers: z.array(hostPort).min(1) }),
+      ])
+      .default({ sink: 'scylla' }),
     /** Where the ESM sends batches that exhausted their retries: S3 keeps the records themselves. */
     esmFailureDestination: z.enum(['s3', 'sqs', 'none']).default('s3'),
     metrics: z
@@ -159,6 +169,12 @@ const configSchema = z
   .superRefine((c, ctx) => {
     if (c.kafka.type === 'msk' && c.kafka.authentication === 'sasl-scram' && !c.kafka.saslScramSecretArn)
       ctx.addIssue({ code: 'custom', path: ['kafka', 'saslScramSecretArn'], message: 'is required with sasl-scram' });
+    if (c.deadLetters.sink === 'kafka' && c.kafka.type === 'self-managed' && c.kafka.authentication === 'mtls')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadLetters', 'sink'],
+        message: 'kafka needs SASL (or MSK IAM) credentials: mTLS is not supported by the dead-letter producer',
+      });
     if (c.scylla.tlsCaSecretArn && !c.scylla.tls)
       ctx.addIssue({ code: 'custom', path: ['scylla', 'tlsCaSecretArn'], message: 'needs tls: true' });
   });

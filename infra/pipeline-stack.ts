@@ -2,7 +2,7 @@ import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps
 import { CfnWorkspace } from 'aws-cdk-lib/aws-aps';
 import { Peer, Port, SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import type { IEventSourceDlq, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
@@ -50,7 +50,7 @@ export class PipelineStack extends Stack {
     securityGroup.addEgressRule(insideVpc, Port.tcp(config.scylla.port), 'CQL to Scylla');
     if (config.kafka.type === 'self-managed') {
       // The ESM polls self-managed Kafka through ENIs in these subnets with this group.
-      for (const port of new Set(config.kafka.bootstrapServers.map((server) => Number(server.split(':')[1] ?? 9092))))
+      for (const port of new Set(config.kafka.bootstrapServers.map(portOf)))
         securityGroup.addEgressRule(insideVpc, Port.tcp(port), 'Kafka brokers');
     }
     for (const url of config.schemaRegistry.urls) {
@@ -103,6 +103,11 @@ export class PipelineStack extends Stack {
           })
         : undefined;
     if (deadLetterQueue) environment.DEAD_LETTER_QUEUE_URL = deadLetterQueue.queueUrl;
+    const deadLetterKafka = this.deadLetterKafka(config, environment);
+    if (config.deadLetters.sink === 'kafka') {
+      for (const port of new Set(config.deadLetters.bootstrapServers.map(portOf)))
+        securityGroup.addEgressRule(insideVpc, Port.tcp(port), 'Kafka brokers (dead-letter topic)');
+    }
 
     const workspace =
       config.metrics.remoteWrite.target === 'amp'
@@ -136,6 +141,7 @@ export class PipelineStack extends Stack {
       scyllaCredentials.grantRead(fn);
       scyllaCa?.grantRead(fn);
       deadLetterQueue?.grantSendMessages(fn);
+      deadLetterKafka?.(fn);
       if (workspace)
         fn.addToRolePolicy(new PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [workspace.attrArn] }));
       if (config.schemaRegistry.glueRegistryArn) {
@@ -168,6 +174,44 @@ export class PipelineStack extends Stack {
     if (deadLetterQueue) new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
 
     this.suppressJustifiedFindings();
+  }
+
+  /**
+   * The Kafka dead-letter sink's settings, authenticated like the event source: MSK IAM (the role may write this
+   * topic only), or SASL with the event source's secret. Returns the grant each function needs.
+   */
+  private deadLetterKafka(config: PipelineConfig, environment: Record<string, string>) {
+    if (config.deadLetters.sink !== 'kafka') return undefined;
+    const { kafka, deadLetters } = config;
+    environment.DEAD_LETTER_TOPIC = deadLetters.topic;
+    environment.DEAD_LETTER_KAFKA_BROKERS = deadLetters.bootstrapServers.join(',');
+    environment.DEAD_LETTER_KAFKA_TLS = 'on';
+    if (kafka.type === 'msk' && kafka.authentication === 'iam') {
+      environment.DEAD_LETTER_KAFKA_AUTH = 'msk-iam';
+      const base = kafka.clusterArn.replace(/:cluster\/.*$/, '');
+      const cluster = kafka.clusterArn.slice(kafka.clusterArn.indexOf(':cluster/') + ':cluster/'.length);
+      return (fn: IFunction) => {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [kafka.clusterArn] }));
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+            resources: [`${base}:topic/${cluster}/${deadLetters.topic}`],
+          }),
+        );
+      };
+    }
+    const secretArn = kafka.type === 'msk' ? kafka.saslScramSecretArn : kafka.secretArn;
+    const mechanism =
+      kafka.type === 'msk'
+        ? 'SCRAM-SHA-512'
+        : ({ 'sasl-scram-512': 'SCRAM-SHA-512', 'sasl-scram-256': 'SCRAM-SHA-256', basic: 'PLAIN' } as const)[
+            kafka.authentication as 'sasl-scram-512'
+          ];
+    if (!secretArn || !mechanism) return undefined;
+    environment.DEAD_LETTER_KAFKA_AUTH = mechanism;
+    environment.DEAD_LETTER_KAFKA_SECRET_ID = secretArn;
+    const secret = Secret.fromSecretCompleteArn(this, 'DeadLetterKafkaSecret', secretArn);
+    return (fn: IFunction) => secret.grantRead(fn);
   }
 
   private esmFailureDestination(config: PipelineConfig): IEventSourceDlq | undefined {
@@ -224,6 +268,10 @@ export class PipelineStack extends Stack {
       'The imported subnets are only placed functions in; no route is read or changed.',
     );
   }
+}
+
+function portOf(server: string): number {
+  return Number(server.split(':')[1] ?? 9092);
 }
 
 function toId(name: string): string {

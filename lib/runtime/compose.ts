@@ -1,6 +1,7 @@
 import type avro from 'avsc';
 import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
 import { type Env, integer, list, oneOf, optionalString, requireString } from '../config';
+import { ConfigError } from '../errors';
 import { lazy } from '../lazy';
 import { MetricsPublisher, parseMetricsConfig } from '../metrics';
 import { parseScyllaConfig } from '../scylla/config';
@@ -8,7 +9,11 @@ import { CredentialsSource } from '../scylla/credentials';
 import { WriteExecutor } from '../scylla/executor';
 import { ScyllaSession } from '../scylla/session';
 import { type DeadLetterSink, ScyllaDeadLetterSink, SqsDeadLetterSink } from './dead-letters';
+import { KafkaDeadLetterSink, type KafkaSaslConfig } from './kafka-dead-letters';
 import { createProcessor, type ProcessorDefinition } from './processor';
+
+/** How the Kafka dead-letter sink authenticates (DEAD_LETTER_KAFKA_AUTH). */
+const KAFKA_AUTH = ['none', 'msk-iam', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const;
 
 /**
  * The composition point of a function: reads and validates its whole configuration once (cold start), builds the
@@ -17,12 +22,16 @@ import { createProcessor, type ProcessorDefinition } from './processor';
  * Besides SCYLLA_* (lib/scylla/config) and METRICS_* (lib/metrics/publisher): SCHEMA_REGISTRY_URLS (comma
  * separated; SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or SCHEMA_REGISTRY_BEARER_TOKEN), SCHEMA_REGISTRY_GLUE=on
  * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000),
- * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL).
+ * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL; kafka: DEAD_LETTER_TOPIC on
+ * DEAD_LETTER_KAFKA_BROKERS, DEAD_LETTER_KAFKA_TLS (on), DEAD_LETTER_KAFKA_AUTH none | msk-iam | SCRAM-SHA-512 |
+ * SCRAM-SHA-256 | PLAIN with DEAD_LETTER_KAFKA_SECRET_ID holding {"username","password"}).
  */
 export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
   const scylla = parseScyllaConfig(env);
   const metrics = new MetricsPublisher(parseMetricsConfig({ FUNCTION_NAME: definition.name, ...env }));
-  const needsSecrets = scylla.credentials.source === 'secrets-manager' || (scylla.tls.enabled && scylla.tls.caSecretId);
+  const kafkaSecret = optionalString(env, 'DEAD_LETTER_KAFKA_SECRET_ID');
+  const needsSecrets =
+    scylla.credentials.source === 'secrets-manager' || (scylla.tls.enabled && scylla.tls.caSecretId) || kafkaSecret;
   const secrets = needsSecrets
     ? lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}))
     : undefined;
@@ -45,13 +54,48 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
       ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
       : undefined;
   const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
-  const deadLetters: DeadLetterSink =
-    oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs'], 'scylla') === 'sqs'
-      ? new SqsDeadLetterSink(
-          requireString(env, 'DEAD_LETTER_QUEUE_URL'),
-          lazy(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({})),
-        )
-      : new ScyllaDeadLetterSink(executor);
+  const secretsClient = () => {
+    if (!secrets) throw new ConfigError('DEAD_LETTER_KAFKA_SECRET_ID', 'needs a Secrets Manager client');
+    return secrets;
+  };
+  let deadLetters: DeadLetterSink;
+  switch (oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs', 'kafka'], 'scylla')) {
+    case 'sqs':
+      deadLetters = new SqsDeadLetterSink(
+        requireString(env, 'DEAD_LETTER_QUEUE_URL'),
+        lazy(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({})),
+      );
+      break;
+    case 'kafka': {
+      const mechanism = oneOf(env, 'DEAD_LETTER_KAFKA_AUTH', KAFKA_AUTH, 'none');
+      let sasl: KafkaSaslConfig = { mechanism: 'none' };
+      if (mechanism === 'msk-iam') sasl = { mechanism, region: requireString(env, 'AWS_REGION') };
+      else if (mechanism !== 'none') {
+        const source = new CredentialsSource(
+          { source: 'secrets-manager', secretId: requireString(env, 'DEAD_LETTER_KAFKA_SECRET_ID') },
+          secretsClient(),
+        );
+        sasl = {
+          mechanism,
+          credentials: async () => {
+            const credentials = await source.get();
+            if (!credentials) throw new ConfigError('DEAD_LETTER_KAFKA_SECRET_ID', 'holds no username and password');
+            return credentials;
+          },
+        };
+      }
+      deadLetters = new KafkaDeadLetterSink({
+        brokers: list(env, 'DEAD_LETTER_KAFKA_BROKERS'),
+        topic: requireString(env, 'DEAD_LETTER_TOPIC'),
+        tls: oneOf(env, 'DEAD_LETTER_KAFKA_TLS', ['on', 'off'], 'on') === 'on',
+        sasl,
+        timeoutMs: integer(env, 'DEAD_LETTER_KAFKA_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+      });
+      break;
+    }
+    default:
+      deadLetters = new ScyllaDeadLetterSink(executor);
+  }
 
   return createProcessor(definition, {
     reader: new AvroReader<T>(schemas, readerSchema),

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -217,7 +217,12 @@ describe('the pipeline stack (example environment)', () => {
       const key = (fn?.Properties.Code as { S3Key?: string } | undefined)?.S3Key ?? 'missing';
       const asset = path.join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`);
       const { file } = await buildFunction(name);
-      expect(readFileSync(path.join(asset, 'index.mjs')).equals(readFileSync(file))).toBe(true);
+      const dist = path.dirname(file);
+      const files = (dir: string) => readdirSync(dir).sort();
+      expect(files(asset)).toEqual(files(dist));
+      expect(files(asset)).toContain('index.mjs');
+      for (const f of files(asset))
+        expect(readFileSync(path.join(asset, f)).equals(readFileSync(path.join(dist, f)))).toBe(true);
       expect(readFileSync(path.join(asset, 'index.mjs.map')).length).toBeGreaterThan(0);
     }
   }, 120_000);
@@ -291,5 +296,38 @@ describe('the self-managed Kafka variant', () => {
     synth.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 9096 })]),
     });
+  }, 120_000);
+});
+
+describe('dead letters to a Kafka topic', () => {
+  it('points the functions at the topic and lets them write only that topic over MSK IAM', () => {
+    const raw = exampleConfig();
+    raw.deadLetters = {
+      sink: 'kafka',
+      topic: 'processors.dead-letters',
+      bootstrapServers: ['b-1.events.kafka.eu-west-1.amazonaws.com:9098'],
+    };
+    const synth = synthesize(raw);
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DEAD_LETTER_SINK: 'kafka',
+          DEAD_LETTER_TOPIC: 'processors.dead-letters',
+          DEAD_LETTER_KAFKA_BROKERS: 'b-1.events.kafka.eu-west-1.amazonaws.com:9098',
+          DEAD_LETTER_KAFKA_AUTH: 'msk-iam',
+          DEAD_LETTER_KAFKA_TLS: 'on',
+        }),
+      },
+    });
+    const writes = statements(synth).filter((s) => actions(s).includes('kafka-cluster:WriteData'));
+    expect(writes.map((s) => s.Resource)).toEqual(
+      Array(3).fill(
+        'arn:aws:kafka:eu-west-1:111122223333:topic/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/processors.dead-letters',
+      ),
+    );
+    synth.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 9098 })]),
+    });
+    synth.template.resourceCountIs('AWS::SQS::Queue', 0);
   }, 120_000);
 });
