@@ -45,8 +45,8 @@ const functionSchema = z
       .refine((s) => s === -1 || (s >= 60 && s <= 604_800), '-1 or 60..604800')
       .default(-1),
     reportBatchItemFailures: z.boolean().default(true),
-    /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT). */
-    maxInFlight: z.int().min(1).max(4096).default(64),
+    /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT): 128 was best in bench:scylla and bench:e2e. */
+    maxInFlight: z.int().min(1).max(4096).default(128),
   })
   .superRefine((f, ctx) => {
     if (f.startingPosition === 'AT_TIMESTAMP' && f.startingPositionTimestamp === undefined)

@@ -67,6 +67,8 @@ export class LocalEventSourceMapping {
   private readonly wakeups = new Map<string, () => void>();
   private consumer: Consumer | undefined;
   private running = false;
+  /** Records received and not yet taken into a batch, across partitions. */
+  private queued = 0;
 
   constructor(
     private readonly options: {
@@ -114,11 +116,15 @@ export class LocalEventSourceMapping {
         queue.push({ message, record, bytes: eventBytes(record) });
         this.queues.set(id, queue);
         if (!this.workers.has(id)) this.workers.set(id, this.work(id));
+        this.queued++;
         this.wakeups.get(id)?.();
-        // Backpressure: while a partition holds more than a few batches, stop pulling from the stream (it then stops
-        // fetching). Not pause()/resume(): resume() switches the stream to flowing mode, and records emitted while
-        // this loop is not listening are lost (found by the CQL-outage test).
-        while (this.running && queue.length > this.settings.batchSize * 20) await sleep(20);
+        // Backpressure: while the partitions together hold a few batches each, stop pulling from the stream (it
+        // then stops fetching). Bounded on the total, not on this partition's queue: one stream feeds them all, and
+        // waiting for one partition to drain would starve the others, which AWS's pollers never do. Not
+        // pause()/resume(): resume() switches the stream to flowing mode, and records emitted while this loop is
+        // not listening are lost (found by the CQL-outage test).
+        while (this.running && this.queued > this.settings.batchSize * Math.max(4, this.queues.size) * 4)
+          await sleep(5);
       }
     })();
   }
@@ -153,6 +159,7 @@ export class LocalEventSourceMapping {
         take++;
       }
       let batch = queue.splice(0, Math.max(take, 1));
+      this.queued -= batch.length;
       while (batch.length > 0 && this.running) batch = await this.invoke(id, batch);
     }
   }

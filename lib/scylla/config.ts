@@ -46,7 +46,7 @@ export interface ScyllaConfig {
  *
  * SCYLLA_CONTACT_POINTS (required, comma separated host[:port]), SCYLLA_LOCAL_DC (required), SCYLLA_KEYSPACE
  * (required), SCYLLA_CONSISTENCY (LOCAL_QUORUM), SCYLLA_REQUEST_TIMEOUT_MS (2000), SCYLLA_RETRIES (3),
- * SCYLLA_RETRY_BASE_DELAY_MS (50), SCYLLA_MAX_IN_FLIGHT (64); credentials: SCYLLA_CREDENTIALS_SECRET_ID (a Secrets
+ * SCYLLA_RETRY_BASE_DELAY_MS (50), SCYLLA_MAX_IN_FLIGHT (128); credentials: SCYLLA_CREDENTIALS_SECRET_ID (a Secrets
  * Manager secret holding {"username","password"}) or SCYLLA_USERNAME + SCYLLA_PASSWORD (local runs); TLS:
  * SCYLLA_TLS=on with SCYLLA_TLS_CA_FILE or SCYLLA_TLS_CA_SECRET_ID, and SCYLLA_TLS_SERVER_NAME.
  */
@@ -88,7 +88,7 @@ export function parseScyllaConfig(env: Env): ScyllaConfig {
     requestTimeoutMs: integer(env, 'SCYLLA_REQUEST_TIMEOUT_MS', 2_000, { min: 10, max: 120_000 }),
     retries: integer(env, 'SCYLLA_RETRIES', 3, { min: 0, max: 20 }),
     retryBaseDelayMs: integer(env, 'SCYLLA_RETRY_BASE_DELAY_MS', 50, { min: 1, max: 10_000 }),
-    maxInFlight: integer(env, 'SCYLLA_MAX_IN_FLIGHT', 64, { min: 1, max: 4_096 }),
+    maxInFlight: integer(env, 'SCYLLA_MAX_IN_FLIGHT', 128, { min: 1, max: 4_096 }),
     credentials,
     tls,
   };

@@ -23,7 +23,7 @@ describe('pipeline config', () => {
       startingPosition: 'TRIM_HORIZON',
       retryAttempts: 10,
       reportBatchItemFailures: true,
-      maxInFlight: 64,
+      maxInFlight: 128,
     });
     expect(config.metrics.namespace).toBe('KafkaProcessors');
   });

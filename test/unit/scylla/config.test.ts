@@ -28,7 +28,7 @@ describe('Scylla config', () => {
       requestTimeoutMs: 2000,
       retries: 3,
       retryBaseDelayMs: 50,
-      maxInFlight: 64,
+      maxInFlight: 128,
       credentials: { source: 'secrets-manager', secretId: 'prod/scylla' },
       tls: { enabled: false },
     });
