@@ -1,3 +1,4 @@
+import type { KafkaRecord } from '../../../dev/esm/event';
 import { endpoints } from '../endpoints';
 
 /** A function's environment as Lambda would hold it, pointing at the local stack and a test's own keyspace. */
@@ -15,3 +16,19 @@ export function functionEnvironment(keyspace: string, overrides: Record<string, 
     ...overrides,
   };
 }
+
+/**
+ * Two records identity-linker must dead-letter, at offsets 40 and 41 of `identity-3`: an unknown magic byte
+ * (CODEC_UNKNOWN_MAGIC) and a tombstone without a key (RECORD_INVALID).
+ */
+export const IDENTITY_POISON: KafkaRecord[] = [
+  {
+    topic: 'identity',
+    partition: 3,
+    offset: 40,
+    timestamp: 1_700_000_000_000,
+    key: Buffer.from('ck-x'),
+    value: Buffer.from([0x09, 1, 2]),
+  },
+  { topic: 'identity', partition: 3, offset: 41, timestamp: 1_700_000_000_001, key: null, value: null },
+];

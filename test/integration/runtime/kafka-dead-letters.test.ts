@@ -2,13 +2,13 @@ import { pathToFileURL } from 'node:url';
 import { Admin, Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction } from '../../../dev/build';
-import { buildMskEvent } from '../../../dev/esm/event';
+import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { identityLinker, READER_SCHEMA } from '../../../functions/identity-linker/definition';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { DEAD_LETTER_HEADERS, KafkaDeadLetterSink } from '../../../lib/runtime/kafka-dead-letters';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
-import { functionEnvironment } from './environment';
+import { functionEnvironment, IDENTITY_POISON } from './environment';
 
 /** The Kafka-topic dead-letter option, producing to the real local Kafka and read back by a consumer. */
 describe('dead letters to a Kafka topic', () => {
@@ -21,17 +21,7 @@ describe('dead letters to a Kafka topic', () => {
     await admin.close();
   });
 
-  const poison = [
-    {
-      topic: 'identity',
-      partition: 3,
-      offset: 40,
-      timestamp: 1_700_000_000_000,
-      key: Buffer.from('ck-x'),
-      value: Buffer.from([0x09, 1, 2]),
-    },
-    { topic: 'identity', partition: 3, offset: 41, timestamp: 1_700_000_000_001, key: null, value: null }, // a tombstone without a key
-  ];
+  const poison = IDENTITY_POISON;
 
   it('produces each poison record with its original key and value bytes and its reason and origin in headers', async () => {
     const handler = composeProcessor(identityLinker, READER_SCHEMA, {
@@ -79,7 +69,7 @@ describe('dead letters to a Kafka topic', () => {
     });
     const bundle = (await import(pathToFileURL(file).href)) as { handler: (event: unknown) => Promise<unknown> };
     const offset = 1_000;
-    const event = buildMskEvent([{ ...poison[0], offset } as (typeof poison)[number]], {
+    const event = buildMskEvent([{ ...(poison[0] as KafkaRecord), offset }], {
       bootstrapServers: endpoints.kafkaBootstrap,
     });
     expect(await bundle.handler(event)).toEqual({ batchItemFailures: [] });

@@ -6,7 +6,7 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import type { DeadLetter } from '../../../lib/runtime/dead-letters';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
-import { functionEnvironment } from './environment';
+import { functionEnvironment, IDENTITY_POISON } from './environment';
 
 /** The SQS dead-letter option, against SQS served by moto through the AWS SDK. */
 const awsEnv = {
@@ -33,18 +33,7 @@ describe('dead letters to SQS', () => {
       DEAD_LETTER_SINK: 'sqs',
       DEAD_LETTER_QUEUE_URL: queueUrl,
     });
-    const poison = [
-      {
-        topic: 'identity',
-        partition: 3,
-        offset: 40,
-        timestamp: 1,
-        key: Buffer.from('ck-x'),
-        value: Buffer.from([0x09, 1, 2]),
-      },
-      { topic: 'identity', partition: 3, offset: 41, timestamp: 1, key: null, value: null }, // a tombstone without a key
-    ];
-    expect(await handler(buildMskEvent(poison, { bootstrapServers: endpoints.kafkaBootstrap }))).toEqual({
+    expect(await handler(buildMskEvent(IDENTITY_POISON, { bootstrapServers: endpoints.kafkaBootstrap }))).toEqual({
       batchItemFailures: [],
     });
     const received = await sqs.send(
