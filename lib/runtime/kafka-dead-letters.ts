@@ -49,7 +49,8 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   async write(entries: DeadLetter[]): Promise<void> {
     if (entries.length === 0) return;
     try {
-      const producer = await (this.producer ??= this.connect());
+      this.producer ??= this.connect();
+      const producer = await this.producer;
       await producer.send({
         messages: entries.map((e) => ({
           topic: this.config.topic,
