@@ -39,8 +39,8 @@ import { printTable } from './harness';
  * used: on 2 cores they compete, so every CPU second the client side spends is a second the database does not get.
  * BENCH_PIN=on gives the CQL server core 0 and this process and Kafka the others (taskset), for every run: the
  * database then has the same CPU in all three runs, as in production, where Lambda and Scylla never share a CPU.
- * BENCH_BATCH (500) is the ESM batch size, BENCH_WINDOW_MS (500) its batching window; SCYLLA_MAX_IN_FLIGHT (the
- * function's default, 128) its in-flight bound.
+ * BENCH_BATCH (500) is the ESM batch size, BENCH_WINDOW_MS (500) its batching window, BENCH_PARTITIONS (4) the
+ * topic's partitions; SCYLLA_MAX_IN_FLIGHT (the function's default, 128) its in-flight bound.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -120,7 +120,7 @@ const produced = await produceDemoStream(
     poisonRate: 0.005,
     seed: 42,
     topics: { navigation: topic, identity: `${topic}-identity` },
-    partitions: 4,
+    partitions: Number(process.env.BENCH_PARTITIONS ?? 4),
   },
   { bootstrapBrokers, registry },
 );
