@@ -92,37 +92,37 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function navigationEnricher(options: {
   ttlSeconds: number;
-}): ProcessorDefinition<NavigationView, Map<string, string>> {
+}): ProcessorDefinition<NavigationView, Map<string, Promise<string | null>>> {
   return {
     name: 'navigation-enricher',
     async prepare(values, { executor }) {
-      // A cookie repeats within a batch: ask once per distinct cookie, all in parallel through the executor.
-      const cookies = new Set(
-        values.filter((v) => v.value.userId === null && v.value.consent !== 'DENIED').map((v) => v.value.cookieId),
-      );
-      const users = new Map<string, string>();
-      await Promise.all(
-        [...cookies].map(async (cookie) => {
-          const userId = (await executor.execute(LOOKUP, [cookie])).first()?.get('user_id') as
-            | string
-            | null
-            | undefined;
-          if (userId) users.set(cookie, userId);
-        }),
-      );
-      return users;
+      // A cookie repeats within a batch: ask once per distinct anonymous cookie, all at once through the executor,
+      // and do not wait: each insert waits for its own cookie's answer while the others already run.
+      const lookups = new Map<string, Promise<string | null>>();
+      for (const { value } of values) {
+        if (value.userId !== null || value.consent === 'DENIED' || lookups.has(value.cookieId)) continue;
+        const lookup = executor
+          .execute(LOOKUP, [value.cookieId])
+          .then((rows) => (rows.first()?.get('user_id') as string | null | undefined) ?? null);
+        // Its inserts see the failure; a lookup whose only record turned out invalid must not crash the process.
+        lookup.catch(() => {});
+        lookups.set(value.cookieId, lookup);
+      }
+      return lookups;
     },
-    process(nav, record, users) {
+    process(nav, record, lookups) {
       if (nav.consent === 'DENIED') return { skip: 'consent_denied' };
       if (!UUID.test(nav.eventId)) throw new ValidationError(`eventId ${JSON.stringify(nav.eventId)} is not a UUID`);
       if (!(nav.eventTime > 0)) throw new ValidationError(`eventTime ${nav.eventTime} is not a time`);
-      const userId = nav.userId ?? users.get(nav.cookieId) ?? null;
-      const owner = userId ?? nav.cookieId;
+      const lookup = nav.userId === null ? lookups.get(nav.cookieId) : undefined;
       return [
         {
           statement: INSERT,
-          params: navigationRow(nav, userId, options.ttlSeconds),
-          orderKey: owner,
+          params: lookup
+            ? lookup.then((userId) => navigationRow(nav, userId, options.ttlSeconds))
+            : navigationRow(nav, nav.userId, options.ttlSeconds),
+          // A cookie's events in offset order (each event is its own row: the order matters for replays only).
+          orderKey: nav.cookieId,
           timestamp: writeTimestamp(nav.eventTime, record.offset),
         },
       ];

@@ -24,7 +24,8 @@ export interface RecordContext {
 /** One CQL write a record produces. `orderKey` keeps the writes of one entity in record order. */
 export interface Write {
   statement: Statement;
-  params: unknown[];
+  /** A promise when the values wait for a lookup started in `prepare` (see `WriteExecutor.execute`). */
+  params: unknown[] | Promise<unknown[]>;
   orderKey: string;
   /** USING TIMESTAMP, µs (see `writeTimestamp`). */
   timestamp?: number;
@@ -44,7 +45,11 @@ export type Outcome = Write[] | Skip;
  */
 export interface ProcessorDefinition<T, P = undefined> {
   name: string;
-  /** Batch-level lookups, run once per partition batch before `process` (reads go through the executor). */
+  /**
+   * Batch-level lookups, run once per partition batch before `process` (reads go through the executor). It may
+   * return promises rather than await them: `process` then hands them on as a write's `params`, and each write
+   * starts when its own lookup answers, while the others already run.
+   */
   prepare?(values: readonly { value: T; record: RecordContext }[], io: { executor: WriteExecutor }): Promise<P>;
   process(value: T, record: RecordContext, prepared: P): Outcome;
   /** A record without a value. Default: skipped as 'tombstone'. */

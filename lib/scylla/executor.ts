@@ -1,4 +1,5 @@
 import type cassandra from 'cassandra-driver';
+import { AppError } from '../errors';
 import { errorType } from './errors';
 import type { ExecuteOptions, ScyllaSession } from './session';
 import type { Statement } from './statement';
@@ -22,6 +23,16 @@ export class StatementAbortedError extends Error {
   constructor(kind: string) {
     super(`${kind} was not run: its batch was stopped`);
     this.name = 'StatementAbortedError';
+  }
+}
+
+/** What a statement's parameters waited for (a lookup) failed: the statement never ran. Transient like its cause. */
+export class WriteDependencyError extends AppError {
+  constructor(kind: string, cause: unknown) {
+    super('WRITE_DEPENDENCY_FAILED', `${kind} was not run: a lookup it needed failed`, {
+      cause,
+      transient: cause instanceof AppError ? cause.transient : true,
+    });
   }
 }
 
@@ -57,11 +68,26 @@ export class WriteExecutor {
       throw new RangeError(`maxInFlight must be ≥ 1, got ${maxInFlight}`);
   }
 
-  execute(statement: Statement, params: unknown[], options: SubmitOptions = {}): Promise<cassandra.types.ResultSet> {
+  /**
+   * Runs `statement`. `params` may be a promise (values that need a lookup first): the statement then waits for it
+   * without holding a slot, so a batch's writes start as their own lookups answer instead of after all of them, and
+   * it still keeps its place in its key's order. A failed lookup rejects with `WriteDependencyError`.
+   */
+  execute(
+    statement: Statement,
+    params: unknown[] | Promise<unknown[]>,
+    options: SubmitOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
     const key = options.orderKey;
-    if (key === undefined) return this.submit(statement, params, options);
+    const submit = Array.isArray(params)
+      ? () => this.submit(statement, params, options)
+      : () =>
+          params.then(
+            (resolved) => this.submit(statement, resolved, options),
+            (error: unknown) => Promise.reject(new WriteDependencyError(statement.kind, error)),
+          );
+    if (key === undefined) return submit();
     const previous = this.tails.get(key);
-    const submit = () => this.submit(statement, params, options);
     const result = previous ? previous.then(submit, submit) : submit();
     this.tails.set(key, result);
     const forget = () => {

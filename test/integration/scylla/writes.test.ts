@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScyllaUnavailableError } from '../../../lib/scylla/errors';
 import { type ExecutorMetrics, WriteExecutor } from '../../../lib/scylla/executor';
 import type { ScyllaSession } from '../../../lib/scylla/session';
 import { statement } from '../../../lib/scylla/statement';
@@ -140,5 +141,43 @@ describe('the write executor', () => {
     expect(seen.succeeded.get('appends.read')).toHaveLength(2);
     expect(seen.succeeded.has('appends.bad')).toBe(false);
     expect(seen.failed).toEqual(['appends.bad:invalid', 'appends.bad:invalid']);
+  });
+
+  it('starts a write whose values wait for a lookup when it answers, in its key order, without holding a slot', async () => {
+    const append = statement('appends.add', 'UPDATE appends SET items = items + ? WHERE k = ?', { idempotent: false });
+    const read = statement('appends.read', 'SELECT items FROM appends WHERE k = ?', { idempotent: true });
+    // One slot: a deferred write holding it while it waits would deadlock the lookup it waits for.
+    const executor = new WriteExecutor(session, 1);
+    const lookup = executor.execute(read, ['nothing-here']).then((rows) => (rows.first() ? 99 : 1));
+    const written = await Promise.all([
+      executor.execute(
+        append,
+        lookup.then((n) => [[n], 'deferred']),
+        { orderKey: 'deferred' },
+      ),
+      // Submitted after the deferred one with its values at hand: same key, so it still runs second.
+      executor.execute(append, [[2], 'deferred'], { orderKey: 'deferred' }),
+      executor.execute(append, [[7], 'other'], { orderKey: 'other' }),
+    ]);
+    expect(written).toHaveLength(3);
+    const items = async (k: string) => (await session.execute(read, [k])).first()?.get('items');
+    expect(await items('deferred')).toEqual([1, 2]);
+    expect(await items('other')).toEqual([7]);
+  });
+
+  it('never runs a write whose lookup failed, and rejects it as transient as its cause', async () => {
+    const append = statement('appends.add', 'UPDATE appends SET items = items + ? WHERE k = ?', { idempotent: false });
+    const executor = new WriteExecutor(session, 2);
+    const failed = Promise.reject(new ScyllaUnavailableError('no host'));
+    await expect(executor.execute(append, failed, { orderKey: 'never' })).rejects.toMatchObject({
+      code: 'WRITE_DEPENDENCY_FAILED',
+      transient: true,
+      cause: expect.any(ScyllaUnavailableError),
+    });
+    const rows = await session.execute(
+      statement('appends.read', 'SELECT items FROM appends WHERE k = ?', { idempotent: true }),
+      ['never'],
+    );
+    expect(rows.first()).toBeNull();
   });
 });
