@@ -73,12 +73,16 @@ const kafkaSchema = z.discriminatedUnion('type', [
     authentication: z.enum(['iam', 'sasl-scram']).default('iam'),
     /** The AmazonMSK_-prefixed SCRAM secret, for `sasl-scram`. */
     saslScramSecretArn: arn('secretsmanager').optional(),
+    /** The customer-managed key MSK requires SCRAM secrets to use: readers also get kms:Decrypt on it. */
+    saslScramSecretKeyArn: arn('kms').optional(),
   }),
   z.object({
     type: z.literal('self-managed'),
     bootstrapServers: z.array(hostPort).min(1),
     authentication: z.enum(['sasl-scram-512', 'sasl-scram-256', 'basic', 'mtls']).default('sasl-scram-512'),
     secretArn: arn('secretsmanager'),
+    /** The secret's customer-managed KMS key, when it has one: readers also get kms:Decrypt on it. */
+    secretKeyArn: arn('kms').optional(),
     rootCaSecretArn: arn('secretsmanager').optional(),
   }),
 ]);

@@ -13,7 +13,7 @@ import { FUNCTIONS } from '../dev/build';
 import type { PipelineConfig } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
-import { Processor } from './processor';
+import { grantSecretKeyDecrypt, Processor } from './processor';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
@@ -201,6 +201,7 @@ export class PipelineStack extends Stack {
       };
     }
     const secretArn = kafka.type === 'msk' ? kafka.saslScramSecretArn : kafka.secretArn;
+    const secretKeyArn = kafka.type === 'msk' ? kafka.saslScramSecretKeyArn : kafka.secretKeyArn;
     const mechanism =
       kafka.type === 'msk'
         ? 'SCRAM-SHA-512'
@@ -211,7 +212,10 @@ export class PipelineStack extends Stack {
     environment.DEAD_LETTER_KAFKA_AUTH = mechanism;
     environment.DEAD_LETTER_KAFKA_SECRET_ID = secretArn;
     const secret = Secret.fromSecretCompleteArn(this, 'DeadLetterKafkaSecret', secretArn);
-    return (fn: IFunction) => secret.grantRead(fn);
+    return (fn: IFunction) => {
+      secret.grantRead(fn);
+      if (secretKeyArn) grantSecretKeyDecrypt(fn, secretKeyArn);
+    };
   }
 
   private esmFailureDestination(config: PipelineConfig): IEventSourceDlq | undefined {

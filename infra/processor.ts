@@ -1,9 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
   type IEventSourceDlq,
+  type IFunction,
   Function as LambdaFunction,
   MetricType,
   Runtime,
@@ -16,7 +17,7 @@ import {
   SelfManagedKafkaEventSource,
 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../dev/build';
 import type { FunctionConfig, KafkaConfig } from './config';
@@ -84,8 +85,10 @@ export class Processor extends Construct {
       },
     });
 
-    const source = this.eventSource(props);
-    this.function.addEventSource(source);
+    this.function.addEventSource(this.eventSource(props));
+    const kafka = props.kafka;
+    const keyArn = kafka.type === 'msk' ? kafka.saslScramSecretKeyArn : kafka.secretKeyArn;
+    if (keyArn) grantSecretKeyDecrypt(this.function, keyArn);
   }
 
   private eventSource(props: ProcessorProps) {
@@ -114,8 +117,10 @@ export class Processor extends Construct {
         ...common,
         bootstrapServers: kafka.bootstrapServers,
         authenticationMethod: AUTHENTICATION[kafka.authentication],
-        secret: this.importSecret('KafkaSecret', kafka.secretArn),
-        rootCACertificate: kafka.rootCaSecretArn ? this.importSecret('KafkaRootCa', kafka.rootCaSecretArn) : undefined,
+        secret: Secret.fromSecretCompleteArn(this, 'KafkaSecret', kafka.secretArn),
+        rootCACertificate: kafka.rootCaSecretArn
+          ? Secret.fromSecretCompleteArn(this, 'KafkaRootCa', kafka.rootCaSecretArn)
+          : undefined,
         vpc: props.vpc,
         vpcSubnets: props.subnets,
         securityGroup: props.securityGroup,
@@ -125,12 +130,10 @@ export class Processor extends Construct {
     return new ManagedKafkaEventSource({
       ...common,
       clusterArn: kafka.clusterArn,
-      secret: kafka.saslScramSecretArn ? this.importSecret('KafkaSecret', kafka.saslScramSecretArn) : undefined,
+      secret: kafka.saslScramSecretArn
+        ? Secret.fromSecretCompleteArn(this, 'KafkaSecret', kafka.saslScramSecretArn)
+        : undefined,
     });
-  }
-
-  private importSecret(id: string, arn: string): ISecret {
-    return Secret.fromSecretCompleteArn(this, id, arn);
   }
 
   /**
@@ -159,4 +162,19 @@ export class Processor extends Construct {
       }),
     );
   }
+}
+
+/**
+ * Lets `fn` decrypt a Kafka credentials secret's customer-managed KMS key (MSK refuses SCRAM secrets on the default
+ * key), through Secrets Manager only. Explicit: CDK drops the grant of an imported key when it cannot prove the key
+ * is in the stack's account, which an account-agnostic stack never can.
+ */
+export function grantSecretKeyDecrypt(fn: IFunction, keyArn: string): void {
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(fn).region}.amazonaws.com` } },
+    }),
+  );
 }

@@ -261,6 +261,7 @@ describe('the self-managed Kafka variant', () => {
       bootstrapServers: ['b-1.kafka.internal:9096', 'b-2.kafka.internal:9096'],
       authentication: 'sasl-scram-512',
       secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
+      secretKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
     };
     raw.deadLetters = { sink: 'scylla' };
     raw.esmFailureDestination = 'sqs';
@@ -282,6 +283,11 @@ describe('the self-managed Kafka variant', () => {
     });
     const all = statements(synth);
     expect(all.some((s) => actions(s).some((a) => a.startsWith('kafka')))).toBe(false);
+    // The SCRAM secret's customer-managed key: decrypt, on that key only, for each function's ESM.
+    const decrypt = all.filter((s) => actions(s).includes('kms:Decrypt'));
+    expect(decrypt.map((s) => s.Resource)).toEqual(
+      Array(3).fill('arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d'),
+    );
     expect(all.some((s) => actions(s).includes('aps:RemoteWrite'))).toBe(false);
     synth.template.resourceCountIs('AWS::APS::Workspace', 0);
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
