@@ -44,7 +44,8 @@ import { printTable } from './harness';
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
-const local = stackEndpoints(loadStackConfig());
+const stackConfig = loadStackConfig();
+const local = stackEndpoints(stackConfig);
 const bootstrapBrokers = [local.kafkaBootstrap];
 const keyspace = 'bench_e2e';
 const env = {
@@ -60,7 +61,6 @@ const env = {
   METRICS_REMOTE_WRITE_URL: `${local.prometheusUrl}/api/v1/write`,
 };
 Object.assign(process.env, env);
-const stackConfig = loadStackConfig();
 const pidOf = (name: string) => {
   const server = stackServers(stackConfig).find((s) => s.name === name);
   const pid = server && ownedPid(server.pidFile, stackConfig.home);

@@ -13,7 +13,7 @@ import { FUNCTIONS } from '../dev/build';
 import type { PipelineConfig } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
-import { grantSecretKeyDecrypt, Processor } from './processor';
+import { grantSecretKeyDecrypt, mskResourceArn, Processor } from './processor';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
@@ -94,14 +94,7 @@ export class PipelineStack extends Stack {
     };
 
     const deadLetterQueue =
-      config.deadLetters.sink === 'sqs'
-        ? new Queue(this, 'DeadLetters', {
-            queueName: `${config.name}-dead-letters`,
-            encryption: QueueEncryption.SQS_MANAGED,
-            enforceSSL: true,
-            retentionPeriod: Duration.days(14),
-          })
-        : undefined;
+      config.deadLetters.sink === 'sqs' ? this.keepingQueue('DeadLetters', `${config.name}-dead-letters`) : undefined;
     if (deadLetterQueue) environment.DEAD_LETTER_QUEUE_URL = deadLetterQueue.queueUrl;
     const deadLetterKafka = this.deadLetterKafka(config, environment);
     if (config.deadLetters.sink === 'kafka') {
@@ -188,14 +181,12 @@ export class PipelineStack extends Stack {
     environment.DEAD_LETTER_KAFKA_TLS = 'on';
     if (kafka.type === 'msk' && kafka.authentication === 'iam') {
       environment.DEAD_LETTER_KAFKA_AUTH = 'msk-iam';
-      const base = kafka.clusterArn.replace(/:cluster\/.*$/, '');
-      const cluster = kafka.clusterArn.slice(kafka.clusterArn.indexOf(':cluster/') + ':cluster/'.length);
       return (fn: IFunction) => {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [kafka.clusterArn] }));
         fn.addToRolePolicy(
           new PolicyStatement({
             actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-            resources: [`${base}:topic/${cluster}/${deadLetters.topic}`],
+            resources: [mskResourceArn(kafka.clusterArn, 'topic', deadLetters.topic)],
           }),
         );
       };
@@ -218,6 +209,16 @@ export class PipelineStack extends Stack {
     };
   }
 
+  /** A queue that holds what failed for a person to look at: encrypted, TLS only, kept SQS's longest (14 days). */
+  private keepingQueue(id: string, queueName: string): Queue {
+    return new Queue(this, id, {
+      queueName,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+  }
+
   private esmFailureDestination(config: PipelineConfig): IEventSourceDlq | undefined {
     if (config.esmFailureDestination === 's3') {
       const bucket = new Bucket(this, 'FailedBatches', {
@@ -232,12 +233,7 @@ export class PipelineStack extends Stack {
       return new FailedBatchesBucket(bucket);
     }
     if (config.esmFailureDestination === 'sqs') {
-      const queue = new Queue(this, 'FailedBatches', {
-        queueName: `${config.name}-failed-batches`,
-        encryption: QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
+      const queue = this.keepingQueue('FailedBatches', `${config.name}-failed-batches`);
       new CfnOutput(this, 'FailedBatchesQueueUrl', { value: queue.queueUrl });
       return new SqsDlq(queue);
     }

@@ -141,8 +141,6 @@ export class Processor extends Construct {
    * commit as this consumer group; nothing else (the ARNs follow MSK's cluster/topic/group ARN formats).
    */
   private grantMskIam(clusterArn: string, groupId: string) {
-    const base = clusterArn.replace(/:cluster\/.*$/, '');
-    const clusterPath = clusterArn.slice(clusterArn.indexOf(':cluster/') + ':cluster/'.length);
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
@@ -152,13 +150,13 @@ export class Processor extends Construct {
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-        resources: [`${base}:topic/${clusterPath}/${this.topic}`],
+        resources: [mskResourceArn(clusterArn, 'topic', this.topic)],
       }),
     );
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
-        resources: [`${base}:group/${clusterPath}/${groupId}`],
+        resources: [mskResourceArn(clusterArn, 'group', groupId)],
       }),
     );
   }
@@ -177,4 +175,9 @@ export function grantSecretKeyDecrypt(fn: IFunction, keyArn: string): void {
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(fn).region}.amazonaws.com` } },
     }),
   );
+}
+
+/** The ARN of a topic or consumer group of an MSK cluster: `arn:…:cluster/<name>/<uuid>` → `arn:…:topic/<name>/<uuid>/<topic>`. */
+export function mskResourceArn(clusterArn: string, kind: 'topic' | 'group', name: string): string {
+  return `${clusterArn.replace(':cluster/', `:${kind}/`)}/${name}`;
 }

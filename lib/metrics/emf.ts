@@ -41,10 +41,7 @@ export class EmfExporter {
       if (String(metric.type) === 'counter') {
         for (const value of metric.values) {
           const delta = this.delta(metric.name, value.labels, value.value);
-          if (delta <= 0) continue;
-          emit(base, MetricUnit.Count, delta, dimensions(value.labels));
-          // Also one per-function total: a CloudWatch alarm needs fixed dimensions, and reasons are open-ended.
-          if (value.labels.stage === 'dead_lettered') emit('dead_letters', MetricUnit.Count, delta, {});
+          if (delta > 0) emit(base, MetricUnit.Count, delta, dimensions(value.labels));
         }
       } else if (String(metric.type) === 'gauge') {
         if (metric.values.some((v) => 'partition' in v.labels)) {

@@ -26,6 +26,11 @@ export class PipelineMetrics {
 
   /** Records by what happened to them; `reason` is the dead-letter or skip reason ('' otherwise). */
   readonly records: Counter<'stage' | 'reason'>;
+  /**
+   * Records dead-lettered, all reasons together: what an alarm watches (CloudWatch alarms need fixed dimensions,
+   * and reasons are open-ended). Prometheus could sum `records`; EMF exports what it is given.
+   */
+  readonly deadLetters: Counter<never>;
   /** Time to decode one partition's batch (records decoded are counted in `records{stage="decoded"}`). */
   readonly decodeSeconds: Histogram<never>;
   /** Statement latency, successes only: an error never enters a latency histogram. */
@@ -51,6 +56,11 @@ export class PipelineMetrics {
       name: 'processor_records_total',
       help: 'Records by stage',
       labelNames: ['stage', 'reason'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'processor_dead_letters_total',
+      help: 'Records dead-lettered, all reasons',
       registers,
     });
     this.decodeSeconds = new Histogram({

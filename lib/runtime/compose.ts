@@ -54,10 +54,6 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
       ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
       : undefined;
   const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
-  const secretsClient = () => {
-    if (!secrets) throw new ConfigError('DEAD_LETTER_KAFKA_SECRET_ID', 'needs a Secrets Manager client');
-    return secrets;
-  };
   let deadLetters: DeadLetterSink;
   switch (oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs', 'kafka'], 'scylla')) {
     case 'sqs':
@@ -73,7 +69,7 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
       else if (mechanism !== 'none') {
         const source = new CredentialsSource(
           { source: 'secrets-manager', secretId: requireString(env, 'DEAD_LETTER_KAFKA_SECRET_ID') },
-          secretsClient(),
+          secrets,
         );
         sasl = {
           mechanism,

@@ -31,6 +31,14 @@ export const DEAD_LETTER_HEADERS = {
   timestamp: 'dlq.timestamp',
 } as const;
 
+const HEADER_NAMES = Object.entries(DEAD_LETTER_HEADERS).map(
+  ([field, name]) => [field as keyof typeof DEAD_LETTER_HEADERS, Buffer.from(name)] as const,
+);
+
+function headersOf(values: Record<keyof typeof DEAD_LETTER_HEADERS, string>): Map<Buffer, Buffer> {
+  return new Map(HEADER_NAMES.map(([field, name]) => [name, Buffer.from(values[field])]));
+}
+
 /**
  * Dead letters to a Kafka topic: each poison record produced again with its original key and value bytes (so a
  * consumer can replay it once fixed, and same-key records stay in one partition) and the reason and origin in
@@ -57,17 +65,15 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
           key: e.key === null ? undefined : Buffer.from(e.key, 'base64'),
           value: e.value === null ? undefined : Buffer.from(e.value, 'base64'),
           timestamp: BigInt(e.timestamp),
-          headers: new Map(
-            [
-              [DEAD_LETTER_HEADERS.reason, e.reason],
-              [DEAD_LETTER_HEADERS.message, e.message.slice(0, 2_000)],
-              [DEAD_LETTER_HEADERS.function, e.functionName],
-              [DEAD_LETTER_HEADERS.topic, e.topic],
-              [DEAD_LETTER_HEADERS.partition, String(e.partition)],
-              [DEAD_LETTER_HEADERS.offset, String(e.offset)],
-              [DEAD_LETTER_HEADERS.timestamp, String(e.timestamp)],
-            ].map(([name, value]) => [Buffer.from(name as string), Buffer.from(value as string)]),
-          ),
+          headers: headersOf({
+            reason: e.reason,
+            message: e.message.slice(0, 2_000),
+            function: e.functionName,
+            topic: e.topic,
+            partition: String(e.partition),
+            offset: String(e.offset),
+            timestamp: String(e.timestamp),
+          }),
         })),
       });
     } catch (error) {

@@ -233,6 +233,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         const byReason = new Map<string, number>();
         for (const d of toStore) byReason.set(d.entry.reason, (byReason.get(d.entry.reason) ?? 0) + 1);
         for (const [reason, count] of byReason) m.records.inc({ stage: 'dead_lettered', reason }, count);
+        m.deadLetters.inc(toStore.length);
       } catch (error) {
         const index = Math.min(...toStore.map((d) => d.index));
         if (firstFailed === undefined || index < firstFailed) firstFailed = index;

@@ -79,6 +79,7 @@ export class WriteExecutor {
     options: SubmitOptions = {},
   ): Promise<cassandra.types.ResultSet> {
     const key = options.orderKey;
+    if (key === undefined && Array.isArray(params)) return this.submit(statement, params, options);
     const submit = Array.isArray(params)
       ? () => this.submit(statement, params, options)
       : () =>

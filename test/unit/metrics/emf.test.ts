@@ -102,6 +102,7 @@ describe('EMF output', () => {
     const m = p.instruments;
     m.records.inc({ stage: 'decoded', reason: '' }, 10);
     m.records.inc({ stage: 'dead_lettered', reason: 'CODEC_TRUNCATED' }, 2);
+    m.deadLetters.inc(2);
     m.statementSeconds.observe({ kind: 'identities.select' }, 0.001);
     m.statementSeconds.observe({ kind: 'identities.select' }, 0.003);
     m.recordAgeSeconds.set({ topic: 'navigation', partition: '0' }, 4);
