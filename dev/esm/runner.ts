@@ -10,7 +10,7 @@ import { buildMskEvent, type KafkaRecord } from './event';
  * fill; partitions in parallel, one batch in flight per partition), builds the exact MSK event, invokes the
  * handler, honours the partial batch response (the named partition is retried from the named offset; an offset not
  * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff, and commits a
- * partition's offsets only after its records succeeded.
+ * partition's offsets only after its records succeeded (in the background, in order).
  */
 
 export type Handler = (
@@ -41,6 +41,10 @@ export interface MappingStats {
   recordsDone: number;
   failedInvocations: number;
   partialResponses: number;
+  /** Commits the broker refused (the partition's next commit covers their records). */
+  failedCommits: number;
+  /** Milliseconds spent inside the handler, summed over invocations (÷ wall time = batches in flight on average). */
+  handlerMs: number;
   /** Per "<topic>-<partition>": the next offset to process (everything below it succeeded and is committed). */
   committed: Map<string, number>;
 }
@@ -60,11 +64,15 @@ export class LocalEventSourceMapping {
     recordsDone: 0,
     failedInvocations: 0,
     partialResponses: 0,
+    failedCommits: 0,
+    handlerMs: 0,
     committed: new Map(),
   };
   private readonly queues = new Map<string, Pending[]>();
   private readonly workers = new Map<string, Promise<void>>();
   private readonly wakeups = new Map<string, () => void>();
+  /** Per partition: the last commit sent (each waits for the one before). */
+  private readonly commits = new Map<string, Promise<void>>();
   private consumer: Consumer | undefined;
   private running = false;
   /** Records received and not yet taken into a batch, across partitions. */
@@ -97,6 +105,10 @@ export class LocalEventSourceMapping {
       fallbackMode: 'earliest',
       autocommit: false,
       maxWaitTime: 200,
+      // Every partition gets its share of each fetch, as the Java consumer behind the ESM does
+      // (max.partition.fetch.bytes, 1 MiB). The client's default share is the whole fetch (10 MB): a backlog then
+      // arrives one partition after another and the partitions' batches run one at a time, not in parallel.
+      maxBytesPerPartition: 1024 * 1024,
     });
     void (async () => {
       for await (const message of stream) {
@@ -133,6 +145,7 @@ export class LocalEventSourceMapping {
     this.running = false;
     for (const wake of this.wakeups.values()) wake();
     await Promise.all(this.workers.values());
+    await Promise.all(this.commits.values());
     await this.consumer?.close(true);
   }
 
@@ -170,6 +183,8 @@ export class LocalEventSourceMapping {
     const deadline = Date.now() + s.timeoutMs;
     this.stats.invocations++;
     let response: BatchResponse | undefined | null;
+    let failed = false;
+    const started = performance.now();
     try {
       response = await this.options.handler(
         buildMskEvent(
@@ -181,28 +196,45 @@ export class LocalEventSourceMapping {
         },
       );
     } catch {
+      failed = true;
+    }
+    this.stats.handlerMs += performance.now() - started;
+    if (failed) {
       this.stats.failedInvocations++;
       await sleep(s.retryBackoffMs);
       return batch; // a function error: the whole batch again
     }
     const failure = response?.batchItemFailures?.find((f) => f.itemIdentifier.partition === id);
     if (!failure) {
-      await this.commit(id, batch);
+      this.commit(id, batch);
       return [];
     }
     this.stats.partialResponses++;
     const at = batch.findIndex((p) => p.record.offset === failure.itemIdentifier.offset);
     await sleep(s.retryBackoffMs);
     if (at < 0) return batch; // an offset not in the batch: AWS retries the whole batch
-    await this.commit(id, batch.slice(0, at));
+    this.commit(id, batch.slice(0, at));
     return batch.slice(at);
   }
 
-  private async commit(id: string, done: Pending[]): Promise<void> {
+  /**
+   * Commits in the background, in order per partition: the partition's next batch does not wait for the broker's
+   * answer (a commit is bookkeeping, not part of the batch's success). A failed commit is counted and covered by the
+   * partition's next one; if none comes, the records are delivered again (at least once, as with AWS).
+   */
+  private commit(id: string, done: Pending[]): void {
     const last = done[done.length - 1];
     if (!last) return;
-    await last.message.commit();
-    this.stats.recordsDone += done.length;
-    this.stats.committed.set(id, last.record.offset + 1);
+    const committed = (this.commits.get(id) ?? Promise.resolve()).then(async () => {
+      try {
+        await last.message.commit();
+      } catch {
+        this.stats.failedCommits++;
+        return;
+      }
+      this.stats.recordsDone += done.length;
+      this.stats.committed.set(id, last.record.offset + 1);
+    });
+    this.commits.set(id, committed);
   }
 }

@@ -167,3 +167,51 @@ describe('the pipeline through the local event-source mapping', () => {
     expect(identities.size).toBe(before.identities);
   });
 });
+
+describe('the local event-source mapping under a backlog', () => {
+  it("runs every partition's batches while another partition's backlog is larger than a fetch", async () => {
+    // 12 MB on partition 0 (more than the 10 MB a fetch returns) and 50 records on partition 1: partition 1 must not
+    // wait until partition 0's backlog has been fetched, as Lambda's pollers never make one partition wait for another.
+    const topic = uniqueName('backlog');
+    await ensureTopics(bootstrapBrokers, [topic], 2);
+    const producer = new Producer({ clientId: 'esm-backlog-test', bootstrapBrokers });
+    const value = Buffer.alloc(1024, 7);
+    for (let i = 0; i < 12_000; i += 1_000)
+      await producer.send({
+        messages: Array.from({ length: 1_000 }, () => ({ topic, partition: 0, key: Buffer.from('big'), value })),
+      });
+    await producer.send({
+      messages: Array.from({ length: 50 }, () => ({ topic, partition: 1, key: Buffer.from('small'), value })),
+    });
+    await producer.close();
+
+    const invocations: { id: string; lastOffset: number }[] = [];
+    const handler: Handler = async (event) => {
+      for (const [id, records] of Object.entries(event.records))
+        invocations.push({ id, lastOffset: records[records.length - 1]?.offset ?? -1 });
+      await sleep(5);
+      return { batchItemFailures: [] };
+    };
+    const esm = new LocalEventSourceMapping({
+      topic,
+      groupId: uniqueName('backlog'),
+      bootstrapBrokers,
+      handler,
+      // Small batches: the mapping buffers only a few batches' worth, far less than one fetch of partition 0.
+      settings: { batchSize: 100, batchingWindowMs: 20 },
+    });
+    await esm.start();
+    const deadline = Date.now() + 60_000;
+    while ((esm.stats.committed.get(`${topic}-0`) ?? 0) < 12_000 && Date.now() < deadline) await sleep(50);
+    await esm.stop();
+
+    expect(esm.stats.committed.get(`${topic}-0`)).toBe(12_000);
+    expect(esm.stats.committed.get(`${topic}-1`)).toBe(50);
+    const smallDone = invocations.findIndex((i) => i.id === `${topic}-1` && i.lastOffset === 49);
+    const bigBefore = Math.max(
+      ...invocations.slice(0, smallDone).map((i) => (i.id === `${topic}-0` ? i.lastOffset + 1 : 0)),
+    );
+    expect(smallDone).toBeGreaterThanOrEqual(0);
+    expect(bigBefore).toBeLessThan(6_000);
+  }, 90_000);
+});
