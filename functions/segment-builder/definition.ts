@@ -58,6 +58,8 @@ export function segmentBuilder(options: {
   // Module-scope state through the closure: the rules survive warm invocations.
   let rules: Rule[] = [];
   let loadedAt = Number.NEGATIVE_INFINITY;
+  // The load in progress: partitions' batches that find the rules stale together share one read of the table.
+  let loading: Promise<Rule[]> | undefined;
   const log = options.log ?? ((line: string) => console.warn(line));
 
   async function load(executor: WriteExecutor): Promise<Rule[]> {
@@ -85,11 +87,17 @@ export function segmentBuilder(options: {
   return {
     name: 'segment-builder',
     async prepare(_values, { executor }) {
-      if (Date.now() - loadedAt >= options.refreshMs) {
-        rules = await load(executor);
-        loadedAt = Date.now();
-      }
-      return rules;
+      if (Date.now() - loadedAt < options.refreshMs) return rules;
+      loading ??= load(executor)
+        .then((next) => {
+          rules = next;
+          loadedAt = Date.now();
+          return next;
+        })
+        .finally(() => {
+          loading = undefined;
+        });
+      return loading;
     },
     process(nav, record, current) {
       if (nav.consent === 'DENIED') return { skip: 'consent_denied' };

@@ -14,6 +14,7 @@ import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../lib/doma
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { BatchFailedError } from '../../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../../lib/runtime/processor';
+import { WriteExecutor } from '../../../lib/scylla/executor';
 import { statement } from '../../../lib/scylla/statement';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
@@ -224,6 +225,23 @@ describe('navigation-enricher and segment-builder', () => {
     }
     const segments = await rows('SELECT owner_id, segment_id FROM user_segments');
     expect(segments.map((s) => `${s.owner_id}:${s.segment_id}`).sort()).toEqual([...expected].sort());
+  });
+
+  it('reads the segment rules once when several partitions find them stale at the same time', async () => {
+    const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }));
+    const ran: string[] = [];
+    const executor = new WriteExecutor(session, 8, { succeeded: (kind) => ran.push(kind), failed: () => {} });
+    const definition = segmentBuilder({ ttlSeconds: 3600, refreshMs: 60_000 });
+    const prepare = () => definition.prepare?.([], { executor });
+    try {
+      const [first, second, third] = await Promise.all([prepare(), prepare(), prepare()]);
+      expect(ran.filter((kind) => kind === 'segment_rules.select')).toHaveLength(1);
+      expect(first?.map((r) => r.segmentId).sort()).toEqual(['checkout', 'runners']);
+      expect(second).toBe(first);
+      expect(third).toBe(first);
+    } finally {
+      await session.shutdown();
+    }
   });
 
   it('reports each partition’s first offset when Scylla is unreachable, and throws without ReportBatchItemFailures', async () => {
