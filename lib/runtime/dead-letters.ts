@@ -11,6 +11,7 @@ export interface DeadLetter {
   offset: number;
   /** The error code (`CODEC_TRUNCATED`, `RECORD_INVALID`...): the metrics label. */
   reason: string;
+  /** At most `DEAD_LETTER_MESSAGE_CHARS` characters. */
   message: string;
   /** Base64 as delivered (null for a missing key/value). */
   key: string | null;
@@ -18,6 +19,9 @@ export interface DeadLetter {
   /** Kafka timestamp, epoch ms. */
   timestamp: number;
 }
+
+/** An error message is cut to this length when its dead letter is made, so every sink stores the same text. */
+export const DEAD_LETTER_MESSAGE_CHARS = 2_000;
 
 export interface DeadLetterSink {
   /** Stores the entries; rejects (transiently) if they could not all be stored. */
@@ -45,7 +49,7 @@ export class ScyllaDeadLetterSink implements DeadLetterSink {
           e.partition,
           e.offset,
           e.reason,
-          e.message.slice(0, 2_000),
+          e.message,
           e.key === null ? null : Buffer.from(e.key, 'base64'),
           e.value === null ? null : Buffer.from(e.value, 'base64'),
           new Date(),

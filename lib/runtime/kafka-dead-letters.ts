@@ -67,7 +67,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
           timestamp: BigInt(e.timestamp),
           headers: headersOf({
             reason: e.reason,
-            message: e.message.slice(0, 2_000),
+            message: e.message,
             function: e.functionName,
             topic: e.topic,
             partition: String(e.partition),

@@ -5,7 +5,7 @@ import type { MetricsPublisher } from '../metrics';
 import { ScyllaStatementError } from '../scylla/errors';
 import { StatementAbortedError, type WriteExecutor } from '../scylla/executor';
 import type { Statement } from '../scylla/statement';
-import type { DeadLetter, DeadLetterSink } from './dead-letters';
+import { DEAD_LETTER_MESSAGE_CHARS, type DeadLetter, type DeadLetterSink } from './dead-letters';
 import { BatchFailedError, ValidationError } from './errors';
 import type { MskRecord } from './msk-event';
 import { type BatchResponse, batchResponse, type PartitionBatch, splitByPartition } from './partitions';
@@ -151,7 +151,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
           partition: batch.partition,
           offset: r.offset,
           reason: error.code,
-          message: error.message,
+          message: error.message.slice(0, DEAD_LETTER_MESSAGE_CHARS),
           key: r.key ?? null,
           value: r.value ?? null,
           timestamp: r.timestamp,
