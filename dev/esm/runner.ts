@@ -77,6 +77,7 @@ export class LocalEventSourceMapping {
   private running = false;
   /** Records received and not yet taken into a batch, across partitions. */
   private queued = 0;
+  private readonly settings: MappingSettings;
 
   constructor(
     private readonly options: {
@@ -86,10 +87,8 @@ export class LocalEventSourceMapping {
       handler: Handler;
       settings?: Partial<MappingSettings>;
     },
-  ) {}
-
-  private get settings(): MappingSettings {
-    return { ...ESM_DEFAULTS, ...this.options.settings };
+  ) {
+    this.settings = { ...ESM_DEFAULTS, ...options.settings };
   }
 
   async start(): Promise<void> {
