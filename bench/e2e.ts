@@ -160,10 +160,9 @@ async function runThrough(handler: Handler, group: string): Promise<Measured> {
     handler,
     settings: { batchSize: BATCH, batchingWindowMs: Number(process.env.BENCH_WINDOW_MS ?? 500) },
   });
-  const ends = [...produced.ends].filter(([id]) => id.startsWith(`${topic}-`));
   const measured = await measure(async () => {
     await esm.start();
-    while (!ends.every(([id, end]) => (esm.stats.committed.get(id) ?? 0) >= end)) await sleep(50);
+    while (!esm.reached(produced.ends)) await sleep(50);
   });
   await esm.stop();
   return { ...measured, batchesInFlight: esm.stats.handlerMs / 1000 / measured.seconds };

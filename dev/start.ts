@@ -125,10 +125,7 @@ async function main() {
   }
   const started = Date.now();
   await Promise.all(mappings.map((m) => m.esm.start()));
-  const reached = (m: (typeof mappings)[number]) =>
-    [...produced.ends]
-      .filter(([id]) => id.startsWith(`${m.topic}-`))
-      .every(([id, end]) => (m.esm.stats.committed.get(id) ?? 0) >= end);
+  const reached = (m: (typeof mappings)[number]) => m.esm.reached(produced.ends);
   const finished = new Map<string, number>();
   while (!mappings.every(reached)) {
     await sleep(1_000);

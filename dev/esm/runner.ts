@@ -148,6 +148,18 @@ export class LocalEventSourceMapping {
     await this.consumer?.close(true);
   }
 
+  /**
+   * Whether every partition of this mapping's topic among `ends` ("<topic>-<partition>" → its end offset, as
+   * `topicEnds` reads them) is committed up to its end. Other topics' entries are ignored.
+   */
+  reached(ends: Iterable<readonly [string, number]>): boolean {
+    for (const [id, end] of ends) {
+      if (id.slice(0, id.lastIndexOf('-')) !== this.options.topic) continue;
+      if ((this.stats.committed.get(id) ?? 0) < end) return false;
+    }
+    return true;
+  }
+
   /** One partition: one batch in flight at a time, in offset order. */
   private async work(id: string): Promise<void> {
     const s = this.settings;

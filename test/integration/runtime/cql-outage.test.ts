@@ -80,8 +80,7 @@ describe('a CQL outage in the middle of a run', () => {
     await sleep(1_500);
     await server.start();
     const deadline = Date.now() + 180_000;
-    while ([...ends].some(([id, end]) => (esm.stats.committed.get(id) ?? 0) < end) && Date.now() < deadline)
-      await sleep(100);
+    while (!esm.reached(ends) && Date.now() < deadline) await sleep(100);
     await esm.stop();
 
     expect(doneWhenStopped).toBeLessThan(10_000);

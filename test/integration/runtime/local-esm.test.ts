@@ -49,13 +49,9 @@ async function consumeAll(topic: string, groupId: string, handler: Handler, ends
   });
   await esm.start();
   const deadline = Date.now() + 60_000;
-  const done = () =>
-    [...ends]
-      .filter(([id]) => id.startsWith(`${topic}-`))
-      .every(([id, end]) => (esm.stats.committed.get(id) ?? 0) >= end);
-  while (!done() && Date.now() < deadline) await sleep(100);
+  while (!esm.reached(ends) && Date.now() < deadline) await sleep(100);
   await esm.stop();
-  expect(done()).toBe(true);
+  expect(esm.reached(ends)).toBe(true);
   return esm.stats;
 }
 
