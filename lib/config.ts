@@ -35,6 +35,29 @@ export function oneOf<T extends string>(env: Env, key: string, choices: readonly
   return value;
 }
 
+/**
+ * The words people write for a switch, in any case: shell users write on/off or 1/0, CloudFormation and CDK users
+ * `"true"`, YAML habits bring yes/no. Anything else is refused with the key's name rather than read as off.
+ */
+const SWITCH_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  false: false,
+  on: true,
+  off: false,
+  yes: true,
+  no: false,
+  '1': true,
+  '0': false,
+};
+
+export function flag(env: Env, key: string, fallback: boolean): boolean {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = SWITCH_WORDS[raw.toLowerCase()];
+  if (value === undefined) throw new ConfigError(key, `must be one of true/false, on/off, yes/no, 1/0, got "${raw}"`);
+  return value;
+}
+
 export function list(env: Env, key: string): string[] {
   return requireString(env, key)
     .split(',')

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { type Env, integer, oneOf, optionalString } from '../config';
+import { type Env, flag, integer, optionalString } from '../config';
 import { ConfigError } from '../errors';
 import { EmfExporter, type Snapshot } from './emf';
 import { PipelineMetrics } from './instruments';
@@ -38,7 +38,7 @@ export function parseMetricsConfig(env: Env): MetricsConfig {
   return {
     functionName,
     namespace: optionalString(env, 'METRICS_NAMESPACE') ?? 'KafkaProcessors',
-    emf: oneOf(env, 'METRICS_EMF', ['on', 'off'], 'on') === 'on',
+    emf: flag(env, 'METRICS_EMF', true),
     flushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 5_000, { min: 0, max: 300_000 }),
     labels: parseLabels(optionalString(env, 'METRICS_LABELS')),
     remoteWrite: url

@@ -1,6 +1,6 @@
 import type avro from 'avsc';
 import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
-import { type Env, integer, list, oneOf, optionalString, requireString } from '../config';
+import { type Env, flag, integer, list, oneOf, optionalString, requireString } from '../config';
 import { ConfigError } from '../errors';
 import { lazy } from '../lazy';
 import { MetricsPublisher, parseMetricsConfig } from '../metrics';
@@ -24,7 +24,8 @@ const KAFKA_AUTH = ['none', 'msk-iam', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'
  * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000),
  * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL; kafka: DEAD_LETTER_TOPIC on
  * DEAD_LETTER_KAFKA_BROKERS, DEAD_LETTER_KAFKA_TLS (on), DEAD_LETTER_KAFKA_AUTH none | msk-iam | SCRAM-SHA-512 |
- * SCRAM-SHA-256 | PLAIN with DEAD_LETTER_KAFKA_SECRET_ID holding {"username","password"}).
+ * SCRAM-SHA-256 | PLAIN with DEAD_LETTER_KAFKA_SECRET_ID holding {"username","password"}). Switches take
+ * true/false, on/off, yes/no or 1/0 (`flag` in lib/config).
  */
 export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
   const scylla = parseScyllaConfig(env);
@@ -49,10 +50,9 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
         timeoutMs: integer(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       })
     : undefined;
-  const glue =
-    oneOf(env, 'SCHEMA_REGISTRY_GLUE', ['on', 'off'], 'off') === 'on'
-      ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
-      : undefined;
+  const glue = flag(env, 'SCHEMA_REGISTRY_GLUE', false)
+    ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
+    : undefined;
   const schemas = new SchemaCache(new SchemaRegistries({ confluent, glue }));
   let deadLetters: DeadLetterSink;
   switch (oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs', 'kafka'], 'scylla')) {
@@ -83,7 +83,7 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
       deadLetters = new KafkaDeadLetterSink({
         brokers: list(env, 'DEAD_LETTER_KAFKA_BROKERS'),
         topic: requireString(env, 'DEAD_LETTER_TOPIC'),
-        tls: oneOf(env, 'DEAD_LETTER_KAFKA_TLS', ['on', 'off'], 'on') === 'on',
+        tls: flag(env, 'DEAD_LETTER_KAFKA_TLS', true),
         sasl,
         timeoutMs: integer(env, 'DEAD_LETTER_KAFKA_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
       });
@@ -99,7 +99,7 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
     executor,
     deadLetters,
     metrics,
-    reportBatchItemFailures: oneOf(env, 'REPORT_BATCH_ITEM_FAILURES', ['on', 'off'], 'on') === 'on',
+    reportBatchItemFailures: flag(env, 'REPORT_BATCH_ITEM_FAILURES', true),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 5_000, { min: 0, max: 600_000 }),
   });
 }

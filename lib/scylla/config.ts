@@ -1,4 +1,4 @@
-import { type Env, integer, list, oneOf, optionalString, requireString } from '../config';
+import { type Env, flag, integer, list, oneOf, optionalString, requireString } from '../config';
 import { ConfigError } from '../errors';
 
 export const CONSISTENCIES = [
@@ -68,7 +68,7 @@ export function parseScyllaConfig(env: Env): ScyllaConfig {
     if (password === undefined) throw new ConfigError('SCYLLA_PASSWORD', 'is required with SCYLLA_USERNAME');
     credentials = { source: 'inline', username, password };
   }
-  const tlsOn = oneOf(env, 'SCYLLA_TLS', ['on', 'off'], 'off') === 'on';
+  const tlsOn = flag(env, 'SCYLLA_TLS', false);
   const tls: TlsConfig = tlsOn
     ? {
         enabled: true,
