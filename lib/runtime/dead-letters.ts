@@ -35,6 +35,15 @@ const INSERT = statement(
   { idempotent: true },
 );
 
+/**
+ * The `dead_letters` partition of a record: the UTC day of its timestamp. Not the driver's `LocalDate.fromDate`,
+ * which reads the Date's local fields: the same record would land on another day on a machine outside UTC.
+ */
+export function deadLetterDay(timestamp: number): cassandra.types.LocalDate {
+  const at = new Date(timestamp);
+  return new cassandra.types.LocalDate(at.getUTCFullYear(), at.getUTCMonth() + 1, at.getUTCDate());
+}
+
 /** The default sink: the `dead_letters` table, one partition per function and day (of the record's timestamp). */
 export class ScyllaDeadLetterSink implements DeadLetterSink {
   constructor(private readonly writes: WriteExecutor) {}
@@ -44,7 +53,7 @@ export class ScyllaDeadLetterSink implements DeadLetterSink {
       entries.map((e) =>
         this.writes.execute(INSERT, [
           e.functionName,
-          cassandra.types.LocalDate.fromDate(new Date(e.timestamp)),
+          deadLetterDay(e.timestamp),
           e.topic,
           e.partition,
           e.offset,

@@ -12,6 +12,7 @@ import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
 import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
+import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { BatchFailedError } from '../../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../../lib/runtime/processor';
 import { WriteExecutor } from '../../../lib/scylla/executor';
@@ -109,7 +110,7 @@ describe('identity-linker', () => {
       (await rows('SELECT cookie_id, user_id FROM identities')).map((r) => `${r.cookie_id}=${r.user_id}`).sort();
     expect(await identities()).toEqual(['ck-1=u-new', 'ck-4=u-4']);
     const dead = await rows(
-      "SELECT topic, partition, offset, reason FROM dead_letters WHERE function_name = 'identity-linker' AND day = '2026-11-25'",
+      `SELECT topic, partition, offset, reason FROM dead_letters WHERE function_name = 'identity-linker' AND day = '${deadLetterDay(t0)}'`,
     );
     expect(dead.map((d) => `${d.partition}/${d.offset}:${d.reason}`).sort()).toEqual([
       '0/4:CODEC_SHORT_HEADER',
@@ -196,7 +197,7 @@ describe('navigation-enricher and segment-builder', () => {
     const anonymous = sent.find((n) => n.userId === null) as Navigation;
     for (const row of stored.filter((r) => r.cookie_id === anonymous.cookieId)) expect(row.owner_id).toBe('u-known');
     const dead = await rows(
-      "SELECT offset, reason FROM dead_letters WHERE function_name = 'navigation-enricher' AND day = '2026-11-25'",
+      `SELECT offset, reason FROM dead_letters WHERE function_name = 'navigation-enricher' AND day = '${deadLetterDay(t0)}'`,
     );
     expect(dead.map((d) => `${d.offset}:${d.reason}`).sort()).toEqual(['30:CODEC_TRUNCATED', '30:RECORD_INVALID']);
 
