@@ -106,15 +106,20 @@ function readBlockCount(tap: Tap, minBytes: number): number {
 const ArrayBase = types.ArrayType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.ArrayType;
 const MapBase = types.MapType as unknown as new (schema: avro.Schema, opts: unknown) => avro.types.MapType;
 
-class GuardedArrayType extends ArrayBase {
-  constructor(schema: avro.Schema, opts: unknown) {
-    super(schema, opts);
-    minItemBytes.set(this, minEncodedBytes(this.itemsType));
-  }
+/**
+ * The item size of a guarded array or map, learned on its first read: in a recursive schema the item record is still
+ * being defined (its fields unknown) when the array's constructor runs. A resolver's figure is set by `_update`.
+ */
+function learnMinItemBytes(reader: object, itemType: avro.Type, keyBytes: number): number {
+  const min = keyBytes + minEncodedBytes(itemType);
+  minItemBytes.set(reader, min);
+  return min;
+}
 
+class GuardedArrayType extends ArrayBase {
   _read(this: { itemsType: TypeInternals }, tap: Tap): unknown[] {
     const items = this.itemsType;
-    const min = minItemBytes.get(this) as number;
+    const min = minItemBytes.get(this) ?? learnMinItemBytes(this, items as unknown as avro.Type, 0);
     let n = readBlockCount(tap, min);
     if (n === 0) return [];
     // Sized by the first block (usually the only one), as avsc does: no growth copies. The count is bounded above.
@@ -130,20 +135,17 @@ class GuardedArrayType extends ArrayBase {
   _update(resolver: ResolverInternals, type: avro.Type, opts: unknown): void {
     (ArrayBase.prototype as unknown as TypeInternals)._update.call(this, resolver, type, opts);
     // Reading through a resolver walks the writer's bytes: bound by the writer's item size.
-    if (type.typeName === 'array')
-      minItemBytes.set(resolver, minEncodedBytes((type as avro.types.ArrayType).itemsType));
+    if (type.typeName === 'array') learnMinItemBytes(resolver, (type as avro.types.ArrayType).itemsType, 0);
   }
 }
 
-class GuardedMapType extends MapBase {
-  constructor(schema: avro.Schema, opts: unknown) {
-    super(schema, opts);
-    minItemBytes.set(this, 1 + minEncodedBytes(this.valuesType)); // a key is a string: at least its length byte
-  }
+/** A map entry's key is a string: at least its length byte. */
+const MAP_KEY_MIN_BYTES = 1;
 
+class GuardedMapType extends MapBase {
   _read(this: { valuesType: TypeInternals }, tap: Tap): Record<string, unknown> {
     const values = this.valuesType;
-    const min = minItemBytes.get(this) as number;
+    const min = minItemBytes.get(this) ?? learnMinItemBytes(this, values as unknown as avro.Type, MAP_KEY_MIN_BYTES);
     const out: Record<string, unknown> = {};
     let n = readBlockCount(tap, min);
     while (n) {
@@ -159,7 +161,7 @@ class GuardedMapType extends MapBase {
   _update(resolver: ResolverInternals, type: avro.Type, opts: unknown): void {
     (MapBase.prototype as unknown as TypeInternals)._update.call(this, resolver, type, opts);
     if (type.typeName === 'map')
-      minItemBytes.set(resolver, 1 + minEncodedBytes((type as avro.types.MapType).valuesType));
+      learnMinItemBytes(resolver, (type as avro.types.MapType).valuesType, MAP_KEY_MIN_BYTES);
   }
 }
 
