@@ -3,7 +3,7 @@ import { loadStackConfig } from './config';
 import { StackError } from './errors';
 import { logTail } from './process';
 import { stackServers } from './servers';
-import { cfnLintBinary, clean, composeBinary, down, installTasks, status, up } from './stack';
+import { cfnLintBinary, clean, composeBinary, down, fastavroPython, installTasks, status, up } from './stack';
 
 const USAGE = `usage: npm run stack -- <command>
   up       fetch what is missing, start Kafka, the CQL server, the schema registry and Prometheus, wait until healthy
@@ -49,6 +49,10 @@ async function main(command: string | undefined, args: string[]): Promise<number
           {
             title: 'cfn-lint (lints the synthesized CloudFormation templates)',
             task: async () => void (await cfnLintBinary(config)),
+          },
+          {
+            title: 'fastavro (writes the cross-implementation Avro corpus)',
+            task: async () => void (await fastavroPython(config)),
           },
         ],
         { concurrent: true },

@@ -185,6 +185,14 @@ export async function cfnLintBinary(config: StackConfig): Promise<string> {
   return path.join(await pythonTools('cfn-lint', ['cfn-lint==1.58.0'], config.artifactsDir), 'cfn-lint');
 }
 
+/**
+ * Python with fastavro (PyPI), an Avro implementation independent of avsc: writes the cross-implementation corpus
+ * (dev/interop/avro-corpus.py) the codec is checked against. Resolves to the venv's python.
+ */
+export async function fastavroPython(config: StackConfig): Promise<string> {
+  return path.join(await pythonTools('fastavro', ['fastavro==1.13.1'], config.artifactsDir), 'python');
+}
+
 /** The `docker compose` CLI, built from the Go module proxy: used only to validate docker-compose.yml. */
 export function composeBinary(config: StackConfig): Promise<string> {
   return goBinary('github.com/docker/compose/v2', 'v2.40.3', './cmd', config.artifactsDir);

@@ -13,6 +13,10 @@ import { CodecError } from './errors';
  *   the hot path; µs timestamps stay exact until the year 2255.
  * - decimal (bytes or fixed) → a `string` in plain decimal notation ("-12.3400"): exact, JSON-safe, and what CQL's
  *   `decimal` accepts. uuid → its string.
+ * - unions: the branch's value itself (`["null","string"]` reads as null or a string). A union whose branches
+ *   JavaScript cannot tell apart (long and double, two records, a map and a record) reads wrapped,
+ *   `{ "<branch name>": value }` as Avro's JSON encoding writes it (avsc's `wrapUnions: 'auto'`): such unions are
+ *   legal Avro, and refusing their schema would make every record of the topic poison.
  * - arrays and maps: a block count is checked against the bytes left before anything is allocated, so a corrupt
  *   or hostile length prefix is refused instead of looping or allocating without bound (avsc trusts it).
  */
@@ -349,6 +353,6 @@ export function compileSchema(schema: avro.Schema, registry: Record<string, avro
     logicalTypes: { decimal: DecimalType },
     // Field values read from records are plain objects, never passed back into avsc methods.
     omitRecordMethods: true,
-    wrapUnions: false,
+    wrapUnions: 'auto',
   } as Partial<avro.ForSchemaOptions>);
 }

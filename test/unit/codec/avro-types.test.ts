@@ -216,6 +216,30 @@ describe('recursive schemas', () => {
   });
 });
 
+describe('unions', () => {
+  it('read as the branch value when JavaScript can tell the branches apart', () => {
+    roundTrip(['null', 'long', 'string'], 'x');
+    roundTrip(['null', 'long', 'string'], 7);
+  });
+
+  it('read wrapped, as Avro JSON writes them, when it cannot (long and double, two records)', () => {
+    const numbers: avro.Schema = ['null', 'long', 'double'];
+    const type = compileSchema(numbers);
+    const written = (branch: string, value: unknown) =>
+      avro.Type.forSchema(numbers, { wrapUnions: true }).toBuffer(value === null ? null : { [branch]: value });
+    expect({ ...(type.fromBuffer(written('long', 5)) as object) }).toEqual({ long: 5 });
+    expect({ ...(type.fromBuffer(written('double', 5)) as object) }).toEqual({ double: 5 });
+    expect(type.fromBuffer(written('null', null))).toBe(null);
+
+    const events: avro.Schema = [
+      { type: 'record', name: 'Login', fields: [{ name: 'user', type: 'string' }] },
+      { type: 'record', name: 'Logout', fields: [{ name: 'user', type: 'string' }] },
+    ];
+    const bytes = avro.Type.forSchema(events, { wrapUnions: true }).toBuffer({ Logout: { user: 'u1' } });
+    expect({ ...(compileSchema(events).fromBuffer(bytes) as object) }).toEqual({ Logout: { user: 'u1' } });
+  });
+});
+
 describe('64-bit longs never lose precision', () => {
   const type = compileSchema('long');
   it.each([[2n ** 53n + 1n], [-(2n ** 63n)], [2n ** 63n - 1n], [-(2n ** 53n) - 1n]])(
