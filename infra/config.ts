@@ -24,11 +24,24 @@ const pollers = z
 const functionSchema = z
   .object({
     topic: topicName,
-    /** Defaults to the function's name: one consumer group per function, as the local runner does. */
+    /**
+     * Defaults to the function's name: one consumer group per function, as the local runner does. Create-only on the
+     * event-source mapping, like `startingPosition`: changing either makes CloudFormation create the new mapping
+     * before deleting the old one, and Lambda refuses a second mapping of the same function, cluster and topic (409,
+     * "already exists"). The default changes only with the environment's name. To change either: remove the
+     * function's mapping and deploy, then deploy it back with the new value.
+     */
     consumerGroupId: z.string().min(1).max(200).optional(),
     memoryMb: z.int().min(128).max(10240).default(1024),
     /** ≤ 14 minutes: the ESM needs headroom under Lambda's 15-minute ceiling to record the outcome. */
     timeoutSeconds: z.int().min(10).max(840).default(120),
+    /**
+     * Opt-in. Lambda keeps at least 100 executions of the account's regional concurrency quota unreserved, and new
+     * accounts can start with a quota far below the usual 1,000: a reservation the account cannot give fails the
+     * deploy ("decreases account's UnreservedConcurrentExecution below its minimum value"). Set
+     * `lambdaConcurrencyQuota` to the account's quota (Service Quotas) when reserving; the synth refuses what cannot
+     * fit and warns above half of what can.
+     */
     reservedConcurrency: z.int().min(1).optional(),
     batchSize: z.int().min(1).max(10_000).default(2_000),
     batchingWindowSeconds: z.int().min(0).max(300).default(1),
@@ -102,6 +115,15 @@ const configSchema = z
       cidrBlock: z.cidrv4(),
       availabilityZones: z.array(z.string().min(1)).min(1),
       privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/)).min(1),
+      /** The private subnets' route tables, in the same order: needed to create an S3 gateway endpoint. */
+      privateRouteTableIds: z.array(z.string().regex(/^rtb-[0-9a-f]{8,17}$/)).optional(),
+      /**
+       * Lambda reaches the mapping's on-failure destination (S3, SQS) through a VPC endpoint inside the Kafka
+       * cluster's VPC, and drops failed batches without one (Lambda docs, "Capturing discarded batches").
+       * `create`: this stack adds it (S3 gateway on the route tables above, SQS interface in the subnets);
+       * `exists`: the VPC has one already.
+       */
+      onFailureEndpoint: z.enum(['create', 'exists']).optional(),
     }),
     kafka: kafkaSchema,
     scylla: z.object({
@@ -161,6 +183,8 @@ const configSchema = z
         errorRatePercent: z.number().min(0).max(100).default(5),
       })
       .default({ offsetLagThreshold: 100_000, errorRatePercent: 5 }),
+    /** The account's Lambda concurrency quota in this region (Service Quotas): bounds `reservedConcurrency`. */
+    lambdaConcurrencyQuota: z.int().min(10).default(1000),
     logRetentionDays: z
       .union([z.literal(1), z.literal(3), z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
       .default(30),
@@ -179,9 +203,40 @@ const configSchema = z
         path: ['deadLetters', 'sink'],
         message: 'kafka needs SASL (or MSK IAM) credentials: mTLS is not supported by the dead-letter producer',
       });
+    if (c.esmFailureDestination !== 'none' && !c.vpc.onFailureEndpoint)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpc', 'onFailureEndpoint'],
+        message: `is required with esmFailureDestination ${c.esmFailureDestination}: Lambda sends failed batches through a VPC endpoint in the cluster's VPC ("create" adds one, "exists" says the VPC has it)`,
+      });
+    if (
+      c.esmFailureDestination === 's3' &&
+      c.vpc.onFailureEndpoint === 'create' &&
+      c.vpc.privateRouteTableIds?.length !== c.vpc.privateSubnetIds.length
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpc', 'privateRouteTableIds'],
+        message: 'must name each private subnet route table to create the S3 gateway endpoint',
+      });
+    const reservable = c.lambdaConcurrencyQuota - UNRESERVED_MINIMUM;
+    if (reservedTotal(c) > reservable)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['functions'],
+        message: `reserve ${reservedTotal(c)} executions in all, but a quota of ${c.lambdaConcurrencyQuota} leaves ${reservable} to reserve (Lambda keeps ${UNRESERVED_MINIMUM} unreserved): the deploy would fail`,
+      });
     if (c.scylla.tlsCaSecretArn && !c.scylla.tls)
       ctx.addIssue({ code: 'custom', path: ['scylla', 'tlsCaSecretArn'], message: 'needs tls: true' });
   });
+
+/** Lambda keeps this many executions of the account's quota unreserved ("Configuring reserved concurrency"). */
+export const UNRESERVED_MINIMUM = 100;
+
+/** The executions the config reserves across its functions. */
+export function reservedTotal(config: { functions: Record<string, { reservedConcurrency?: number }> }): number {
+  return Object.values(config.functions).reduce((sum, f) => sum + (f.reservedConcurrency ?? 0), 0);
+}
 
 export type PipelineConfig = z.infer<typeof configSchema>;
 export type FunctionConfig = z.infer<typeof functionSchema>;

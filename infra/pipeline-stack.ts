@@ -1,6 +1,16 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { CfnWorkspace } from 'aws-cdk-lib/aws-aps';
-import { Peer, Port, SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
+import {
+  GatewayVpcEndpoint,
+  GatewayVpcEndpointAwsService,
+  InterfaceVpcEndpoint,
+  InterfaceVpcEndpointAwsService,
+  type IVpc,
+  Peer,
+  Port,
+  SecurityGroup,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IEventSourceDlq, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -10,7 +20,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FUNCTIONS } from '../dev/build';
-import type { PipelineConfig } from './config';
+import { type PipelineConfig, reservedTotal, UNRESERVED_MINIMUM } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
 import { grantSecretKeyDecrypt, mskResourceArn, Processor } from './processor';
@@ -38,6 +48,7 @@ export class PipelineStack extends Stack {
       vpcCidrBlock: config.vpc.cidrBlock,
       availabilityZones: config.vpc.availabilityZones,
       privateSubnetIds: config.vpc.privateSubnetIds,
+      privateSubnetRouteTableIds: config.vpc.privateRouteTableIds,
     });
     const subnets = { subnets: vpc.privateSubnets };
     const securityGroup = new SecurityGroup(this, 'FunctionsSecurityGroup', {
@@ -93,8 +104,7 @@ export class PipelineStack extends Stack {
       DEAD_LETTER_SINK: config.deadLetters.sink,
     };
 
-    const deadLetterQueue =
-      config.deadLetters.sink === 'sqs' ? this.keepingQueue('DeadLetters', `${config.name}-dead-letters`) : undefined;
+    const deadLetterQueue = config.deadLetters.sink === 'sqs' ? this.keepingQueue('DeadLetters') : undefined;
     if (deadLetterQueue) environment.DEAD_LETTER_QUEUE_URL = deadLetterQueue.queueUrl;
     const deadLetterKafka = this.deadLetterKafka(config, environment);
     if (config.deadLetters.sink === 'kafka') {
@@ -107,7 +117,8 @@ export class PipelineStack extends Stack {
         ? new CfnWorkspace(this, 'Prometheus', { alias: `${config.name}-metrics` })
         : undefined;
     if (workspace) {
-      const remoteWriteUrl = `${workspace.attrPrometheusEndpoint}api/v1/remote_write`;
+      // The workspace's endpoint already ends in /api/v1/ (AMP API reference, WorkspaceDescription).
+      const remoteWriteUrl = `${workspace.attrPrometheusEndpoint}remote_write`;
       environment.METRICS_REMOTE_WRITE_URL = remoteWriteUrl;
       new CfnOutput(this, 'PrometheusRemoteWriteUrl', { value: remoteWriteUrl });
       environment.METRICS_REMOTE_WRITE_SIGV4_REGION = this.region;
@@ -115,7 +126,7 @@ export class PipelineStack extends Stack {
       environment.METRICS_REMOTE_WRITE_URL = config.metrics.remoteWrite.url;
     }
 
-    const onFailure = this.esmFailureDestination(config);
+    const onFailure = this.esmFailureDestination(config, vpc);
 
     this.processors = FUNCTIONS.map((name) => {
       const processor = new Processor(this, toId(name), {
@@ -160,11 +171,21 @@ export class PipelineStack extends Stack {
 
     new CfnOutput(this, 'FunctionsSecurityGroupId', {
       value: securityGroup.securityGroupId,
-      description: 'Allow this group into Scylla (done here when scylla.securityGroupId is set) and MSK',
+      description:
+        config.kafka.type === 'msk'
+          ? "The functions' group: allow it into Scylla (done here when scylla.securityGroupId is set). The MSK mapping polls from the cluster's own subnets and security groups, not this one: the cluster's group must allow its own traffic on the broker ports."
+          : "The functions' and the Kafka mapping's group: allow it into Scylla (done here when scylla.securityGroupId is set) and into the Kafka brokers.",
     });
     new CfnOutput(this, 'ScyllaCredentialsSecretArn', { value: scyllaCredentials.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
     if (deadLetterQueue) new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
+
+    const reserved = reservedTotal(config);
+    if (reserved > (config.lambdaConcurrencyQuota - UNRESERVED_MINIMUM) / 2)
+      Annotations.of(this).addWarningV2(
+        'pipeline:reservedConcurrency',
+        `The functions reserve ${reserved} of the account's ${config.lambdaConcurrencyQuota} concurrent executions: every other function in the account shares the rest.`,
+      );
 
     this.suppressJustifiedFindings();
   }
@@ -209,31 +230,58 @@ export class PipelineStack extends Stack {
     };
   }
 
-  /** A queue that holds what failed for a person to look at: encrypted, TLS only, kept SQS's longest (14 days). */
-  private keepingQueue(id: string, queueName: string): Queue {
+  /**
+   * A queue that holds what failed for a person to look at: encrypted, TLS only, kept SQS's longest (14 days).
+   * No fixed name: SQS refuses a deleted queue's name for 60 s, so a rolled-back first deploy could not be retried.
+   */
+  private keepingQueue(id: string): Queue {
     return new Queue(this, id, {
-      queueName,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
   }
 
-  private esmFailureDestination(config: PipelineConfig): IEventSourceDlq | undefined {
+  /**
+   * The VPC endpoint through which Lambda delivers failed batches from inside the cluster's VPC, when the config
+   * asks this stack to create it.
+   */
+  private onFailureEndpoint(config: PipelineConfig, vpc: IVpc) {
+    if (config.vpc.onFailureEndpoint !== 'create') return;
+    if (config.esmFailureDestination === 's3') {
+      new GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc,
+        service: GatewayVpcEndpointAwsService.S3,
+        subnets: [{ subnets: vpc.privateSubnets }],
+      });
+    } else if (config.esmFailureDestination === 'sqs') {
+      const endpoint = new InterfaceVpcEndpoint(this, 'SqsEndpoint', {
+        vpc,
+        service: InterfaceVpcEndpointAwsService.SQS,
+        subnets: { subnets: vpc.privateSubnets },
+        privateDnsEnabled: true,
+        open: false,
+      });
+      endpoint.connections.allowFrom(Peer.ipv4(config.vpc.cidrBlock), Port.tcp(443), 'HTTPS from the cluster VPC');
+    }
+  }
+
+  private esmFailureDestination(config: PipelineConfig, vpc: IVpc): IEventSourceDlq | undefined {
+    this.onFailureEndpoint(config, vpc);
     if (config.esmFailureDestination === 's3') {
       const bucket = new Bucket(this, 'FailedBatches', {
         encryption: BucketEncryption.S3_MANAGED,
         enforceSSL: true,
         blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
         versioned: true,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
       });
       new CfnOutput(this, 'FailedBatchesBucket', { value: bucket.bucketName });
       return new FailedBatchesBucket(bucket);
     }
     if (config.esmFailureDestination === 'sqs') {
-      const queue = this.keepingQueue('FailedBatches', `${config.name}-failed-batches`);
+      const queue = this.keepingQueue('FailedBatches');
       new CfnOutput(this, 'FailedBatchesQueueUrl', { value: queue.queueUrl });
       return new SqsDlq(queue);
     }

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
@@ -58,9 +58,11 @@ export class Processor extends Construct {
     this.functionName = functionName;
     this.topic = config.topic;
 
+    // No fixed name, and kept except when its own creation rolls back: a fixed name retained after a failed first
+    // deploy makes the retry fail with "already exists". Lambda logs here through its LoggingConfig.
     const logGroup = new LogGroup(this, 'Logs', {
-      logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.function = new LambdaFunction(this, 'Function', {
       functionName,

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction, FUNCTIONS } from '../../../dev/build';
@@ -56,13 +56,10 @@ describe('the pipeline stack (example environment)', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'pipeline-example-navigation-enricher',
       MemorySize: 1769,
-      ReservedConcurrentExecutions: 50,
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^NavigationEnricherLogs') } },
     });
     synth.template.resourceCountIs('AWS::Logs::LogGroup', 3);
-    synth.template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/lambda/pipeline-example-identity-linker',
-      RetentionInDays: 30,
-    });
+    synth.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
   it('maps each function to its MSK topic: own consumer group, provisioned pollers, partial batch responses, failed batches to S3', () => {
@@ -151,7 +148,6 @@ describe('the pipeline stack (example environment)', () => {
 
   it('keeps dead letters in an encrypted, TLS-only SQS queue and creates the Scylla secret when none is given', () => {
     synth.template.hasResourceProperties('AWS::SQS::Queue', {
-      QueueName: 'pipeline-example-dead-letters',
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 1_209_600,
     });
@@ -240,6 +236,116 @@ describe('the pipeline stack (example environment)', () => {
   it('matches the snapshot (asset hashes normalized)', () => {
     const json = JSON.stringify(synth.template.toJSON(), null, 1).replace(/"[0-9a-f]{64}\.zip"/g, '"<asset>.zip"');
     expect(JSON.parse(json)).toMatchSnapshot();
+  });
+});
+
+describe('a first deploy in a fresh account', () => {
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesize();
+  }, 120_000);
+  const template = () => synth.template.toJSON() as { Resources: Record<string, Resource & Record<string, unknown>> };
+
+  it('reserves no concurrency unless asked: a new account may not have 100 executions to spare', () => {
+    for (const [, fn] of resources(synth, 'AWS::Lambda::Function'))
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('warns when the functions reserve over half of what the quota lets them, and refuses what it cannot give', () => {
+    const raw = exampleConfig();
+    raw.lambdaConcurrencyQuota = 400;
+    raw.functions['navigation-enricher'].reservedConcurrency = 100;
+    raw.functions['segment-builder'].reservedConcurrency = 60;
+    const warned = synthesize(raw);
+    const warnings = Annotations.fromStack(warned.stack).findWarning('*', Match.anyValue());
+    expect(warnings.map((w) => String(w.entry.data))).toEqual([
+      expect.stringContaining("reserve 160 of the account's 400 concurrent executions"),
+    ]);
+    raw.functions['identity-linker'].reservedConcurrency = 141;
+    expect(() => synthesize(raw)).toThrow(
+      /functions: reserve 301 executions in all, but a quota of 400 leaves 300 to reserve/,
+    );
+  });
+
+  it('leaves nothing behind when the first create rolls back: no Retain, no fixed log group or queue name', () => {
+    const retained = Object.entries(template().Resources).filter(([, r]) => r.DeletionPolicy === 'Retain');
+    expect(retained.map(([id]) => id)).toEqual([]);
+    for (const [, r] of [...resources(synth, 'AWS::Logs::LogGroup'), ...resources(synth, 'AWS::SQS::Queue')]) {
+      expect(r.Properties.LogGroupName ?? r.Properties.QueueName).toBeUndefined();
+    }
+    synth.template.allResources('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+    });
+    synth.template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'RetainExceptOnCreate' });
+  });
+
+  it("puts the failed-batch destination's VPC endpoint in the cluster's VPC, or refuses a destination without one", () => {
+    synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('\\.s3$')])] }),
+      RouteTableIds: ['rtb-0a1b2c3d4e5f60711', 'rtb-0a1b2c3d4e5f60722', 'rtb-0a1b2c3d4e5f60733'],
+    });
+
+    const sqs = exampleConfig();
+    sqs.esmFailureDestination = 'sqs';
+    synthesize(sqs).template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      ServiceName: 'com.amazonaws.eu-west-1.sqs',
+      PrivateDnsEnabled: true,
+      SubnetIds: ['subnet-0a1b2c3d4e5f60711', 'subnet-0a1b2c3d4e5f60722', 'subnet-0a1b2c3d4e5f60733'],
+    });
+
+    const silent = exampleConfig();
+    delete (silent.vpc as Record<string, unknown>).onFailureEndpoint;
+    expect(() => synthesize(silent)).toThrow(/vpc\.onFailureEndpoint: is required with esmFailureDestination s3/);
+    (silent.vpc as Record<string, unknown>).onFailureEndpoint = 'exists';
+    expect(resources(synthesize(silent), 'AWS::EC2::VPCEndpoint')).toEqual([]);
+  });
+
+  it("lets CloudWatch publish this stack's alarms to the alarm topic, and nobody else's", () => {
+    synth.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':alarm:pipeline-example-\\*$')])],
+                },
+              },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          }),
+        ]),
+      },
+    });
+    for (const [, alarm] of resources(synth, 'AWS::CloudWatch::Alarm'))
+      expect(alarm.Properties.AlarmName).toMatch(/^pipeline-example-/);
+  });
+
+  it('does not tell operators to open MSK to the functions group (an MSK mapping polls from the cluster side)', () => {
+    const output = (template() as unknown as { Outputs: Record<string, { Description: string }> }).Outputs
+      .FunctionsSecurityGroupId;
+    expect(output?.Description).toContain("cluster's own subnets and security groups");
+    expect(output?.Description).not.toMatch(/into Scylla .* and MSK$/);
+  });
+
+  it('writes metrics to the AMP workspace endpoint without doubling /api/v1/', () => {
+    expect(exampleConfig().metrics).toEqual({ remoteWrite: { target: 'amp' } });
+    // The workspace's PrometheusEndpoint already ends in /api/v1/ (AMP API reference, WorkspaceDescription).
+    const remoteWriteUrl = {
+      'Fn::Join': [
+        '',
+        [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Prometheus'), 'PrometheusEndpoint'] }, 'remote_write'],
+      ],
+    };
+    synth.template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ METRICS_REMOTE_WRITE_URL: remoteWriteUrl }) },
+    });
   });
 });
 
