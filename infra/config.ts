@@ -219,6 +219,22 @@ const configSchema = z
         path: ['vpc', 'privateRouteTableIds'],
         message: 'must name each private subnet route table to create the S3 gateway endpoint',
       });
+    if (c.kafka.type === 'msk') {
+      // An MSK event-source mapping reads a cluster of its own region; the account must match when it is known.
+      const [, , , region, account] = c.kafka.clusterArn.split(':');
+      if (region !== c.region)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kafka', 'clusterArn'],
+          message: `is in ${region}, the stack in ${c.region}`,
+        });
+      if (c.account && account !== c.account)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kafka', 'clusterArn'],
+          message: `belongs to account ${account}, the stack to ${c.account}`,
+        });
+    }
     const reservable = c.lambdaConcurrencyQuota - UNRESERVED_MINIMUM;
     if (reservedTotal(c) > reservable)
       ctx.addIssue({

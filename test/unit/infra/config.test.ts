@@ -71,6 +71,19 @@ describe('pipeline config', () => {
     expect(failure(noRegistry).message).toContain('schemaRegistry');
   });
 
+  it("refuses an MSK cluster outside the stack's region, or account when the config names one", () => {
+    const raw = exampleConfig();
+    raw.region = 'us-east-1';
+    expect(failure(raw).message).toContain('kafka.clusterArn: is in eu-west-1, the stack in us-east-1');
+    raw.region = 'eu-west-1';
+    raw.account = '444455556666';
+    expect(failure(raw).message).toContain(
+      'kafka.clusterArn: belongs to account 111122223333, the stack to 444455556666',
+    );
+    raw.account = '111122223333';
+    expect(parse(raw).account).toBe('111122223333');
+  });
+
   it('refuses an environment name that is not a plain name, and a missing file', () => {
     expect(() => loadPipelineConfig('../secrets')).toThrow(ConfigError);
     expect(() => loadPipelineConfig('nowhere')).toThrow(/no file/);
