@@ -117,9 +117,15 @@ export class Observability extends Construct {
         new GraphWidget({ title: 'OffsetLag (ESM)', left: [offsetLag], width: 6 }),
         new GraphWidget({
           title: 'Records by stage',
-          left: ['received', 'written', 'skipped'].map((stage) =>
-            emf('records', 'Sum', { stage }).with({ label: stage }),
-          ),
+          left: [
+            ...['received', 'written'].map((stage) => emf('records', 'Sum', { stage }).with({ label: stage })),
+            // Skipped records carry their reason as a dimension too: one series per reason, summed.
+            new MathExpression({
+              expression: `SUM(SEARCH('{${props.namespace},service,function,stage,reason} MetricName="records" function="${processor.functionName}" stage="skipped"', 'Sum', 60))`,
+              label: 'skipped',
+              period: PERIOD,
+            }),
+          ],
           right: [deadLetters.with({ label: 'dead letters' })],
           width: 6,
         }),

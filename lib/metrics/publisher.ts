@@ -26,7 +26,7 @@ export interface MetricsConfig {
 /**
  * METRICS_EMF (on), METRICS_NAMESPACE (KafkaProcessors), METRICS_REMOTE_WRITE_URL (off when unset),
  * METRICS_REMOTE_WRITE_BUDGET_MS (1000), METRICS_REMOTE_WRITE_SIGV4_REGION (set for Amazon Managed Prometheus),
- * METRICS_FLUSH_INTERVAL_MS (5000; 0 exports after every batch);
+ * METRICS_FLUSH_INTERVAL_MS (remote write at most this often, 5000; 0: after every batch; EMF is after every batch);
  * the function name from AWS_LAMBDA_FUNCTION_NAME (or FUNCTION_NAME).
  */
 export function parseMetricsConfig(env: Env): MetricsConfig {
@@ -117,18 +117,22 @@ export class MetricsPublisher {
     this.instruments.coldStarts.inc();
   }
 
-  private lastFlush = Number.NEGATIVE_INFINITY;
+  private lastRemoteWrite = Number.NEGATIVE_INFINITY;
 
   /**
-   * Exports when the flush interval has passed since the last export (or when `force`d: a container about to be
-   * shut down). `now` stamps the remote-write samples (tests replay a run in the past).
+   * Called at the end of every invocation. EMF goes out every time: it is a write to stdout, and a container can go
+   * idle or be recycled after any invocation, so anything held back (a dead-letter count) could be lost. Remote
+   * write, an HTTPS request, goes out when the flush interval has passed since the last one (or when `force`d): a
+   * container that stops for good loses at most its last interval from Prometheus, never from CloudWatch. `now`
+   * stamps the remote-write samples (tests replay a run in the past).
    */
   async flush(options: { now?: number; force?: boolean } = {}): Promise<FlushReport> {
     const now = options.now ?? Date.now();
     const clock = Date.now();
-    if (!options.force && clock - this.lastFlush < this.config.flushIntervalMs)
-      return { emfValues: 0, remoteWrite: 'not due' };
-    this.lastFlush = clock;
+    const remoteWriteDue =
+      this.remoteWrite !== undefined && (options.force || clock - this.lastRemoteWrite >= this.config.flushIntervalMs);
+    const skipped = this.remoteWrite ? 'not due' : 'off';
+    if (!this.emf && !remoteWriteDue) return { emfValues: 0, remoteWrite: skipped };
     const snapshot = (await this.instruments.registry.getMetricsAsJSON()) as Snapshot;
     let emfValues = 0;
     try {
@@ -136,6 +140,8 @@ export class MetricsPublisher {
     } catch (error) {
       this.log(JSON.stringify({ level: 'WARN', message: 'EMF flush failed', error: (error as Error).message }));
     }
+    if (!remoteWriteDue) return { emfValues, remoteWrite: skipped };
+    this.lastRemoteWrite = clock;
     const pushed = await this.remoteWrite?.push(snapshot, now);
     if (pushed === undefined) return { emfValues, remoteWrite: 'off' };
     if (pushed.ok) return { emfValues, remoteWrite: 'ok' };

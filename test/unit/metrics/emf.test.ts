@@ -130,4 +130,18 @@ describe('EMF output', () => {
     const decoded = again.lines().find((l) => l.stage === 'decoded');
     expect(decoded?.records).toBe(3);
   });
+
+  it("goes out at the end of every invocation, whatever the remote-write interval: a container's last counts are never held back", async () => {
+    const p = new MetricsPublisher(
+      parseMetricsConfig({ FUNCTION_NAME: 'identity-linker', METRICS_FLUSH_INTERVAL_MS: '300000' }),
+    );
+    for (const deadLetters of [2, 1]) {
+      p.instruments.deadLetters.inc(deadLetters);
+      const out = captureStdout();
+      const report = await p.flush();
+      expect(report.remoteWrite).toBe('off');
+      expect(out.lines().find((l) => 'dead_letters' in l && !('reason' in l))?.dead_letters).toBe(deadLetters);
+      vi.restoreAllMocks();
+    }
+  });
 });

@@ -1,0 +1,251 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
+import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
+import {
+  READER_SCHEMA as NAVIGATION_READER,
+  navigationEnricher,
+} from '../../../functions/navigation-enricher/definition';
+import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../../../functions/segment-builder/definition';
+import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
+import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
+import { composeProcessor } from '../../../lib/runtime/compose';
+import { statement } from '../../../lib/scylla/statement';
+import { exampleConfig, synthesize } from '../../unit/infra/synth';
+import { endpoints, uniqueName } from '../endpoints';
+import { functionEnvironment } from '../runtime/environment';
+import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
+
+/**
+ * Every metric the CDK dashboard draws and every alarm watches must be one the functions emit. CloudWatch names a
+ * metric by namespace, name and its exact set of dimensions: a widget that leaves out a dimension the EMF carries
+ * (or adds one) draws an empty line and an alarm on it never fires, silently. So: run the three functions against
+ * the real stack with EMF on, parse what they print, and match the synthesized dashboard and alarms against it.
+ */
+type Dimensions = Record<string, string>;
+interface Emitted {
+  namespace: string;
+  name: string;
+  dimensions: Dimensions;
+}
+
+const config = exampleConfig();
+const NAMESPACE = 'KafkaProcessors';
+const emitted: Emitted[] = [];
+
+function emfLines(chunks: string[]): Record<string, unknown>[] {
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function collect(line: Record<string, unknown>): void {
+  const aws = line._aws as {
+    CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
+  };
+  for (const directive of aws.CloudWatchMetrics)
+    for (const set of directive.Dimensions)
+      for (const metric of directive.Metrics)
+        emitted.push({
+          namespace: directive.Namespace,
+          name: metric.Name,
+          dimensions: Object.fromEntries(set.map((d) => [d, String(line[d])])),
+        });
+}
+
+const sameDimensions = (a: Dimensions, b: Dimensions) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+beforeAll(async () => {
+  const keyspace = await freshKeyspace();
+  // A keyspace without tables: every statement fails, so the statement error series are emitted too.
+  const broken = uniqueName('broken');
+  const admin = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }));
+  await admin.execute(
+    statement(
+      'test.keyspace',
+      `CREATE KEYSPACE ${broken} WITH replication = {'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 1}`,
+      { idempotent: true },
+    ),
+    [],
+  );
+  await admin.execute(
+    statement('test.rule', 'INSERT INTO segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, ?)', {
+      idempotent: true,
+    }),
+    ['everyone', '/', true],
+  );
+  await admin.shutdown();
+
+  const encoder = new AvroEncoder(new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }));
+  const navigation = await encoder.forSubject<Navigation>(`${uniqueName('navigation')}-value`, NAVIGATION_V1);
+  const identity = await encoder.forSubject<IdentityLink>(`${uniqueName('identity')}-value`, IDENTITY_LINK_V1);
+  const t0 = Date.UTC(2026, 10, 25, 10);
+  const generator = navigationEvents({ seed: 31, cookies: 10, startTime: t0 });
+  const navigations: KafkaRecord[] = Array.from({ length: 40 }, (_, offset) => {
+    const n = generator.next().value as Navigation;
+    return {
+      topic: 'navigation',
+      partition: 0,
+      offset,
+      timestamp: n.eventTime,
+      key: Buffer.from(n.cookieId),
+      value: navigation.encode(n),
+    };
+  });
+  navigations.push({
+    topic: 'navigation',
+    partition: 0,
+    offset: 40,
+    timestamp: t0,
+    key: null,
+    value: Buffer.from([9]),
+  });
+  const links: KafkaRecord[] = [
+    {
+      topic: 'identity',
+      partition: 0,
+      offset: 0,
+      timestamp: t0,
+      key: Buffer.from('ck-1'),
+      value: identity.encode({
+        cookieId: 'ck-1',
+        userId: 'u-1',
+        emailSha256: null,
+        source: 'LOGIN',
+        consent: 'GRANTED',
+        eventTime: t0,
+      }),
+    },
+    { topic: 'identity', partition: 0, offset: 1, timestamp: t0, key: Buffer.from('ck-2'), value: Buffer.from([9]) },
+  ];
+  const event = (records: KafkaRecord[]) => buildMskEvent(records, { bootstrapServers: endpoints.kafkaBootstrap });
+  const env = (name: string, ks = keyspace) =>
+    functionEnvironment(ks, {
+      FUNCTION_NAME: `${config.name}-${name}`,
+      METRICS_EMF: 'on',
+      METRICS_NAMESPACE: NAMESPACE,
+      METRICS_FLUSH_INTERVAL_MS: '0',
+      SCYLLA_RETRIES: '0',
+    });
+
+  const chunks: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await composeProcessor(identityLinker, IDENTITY_READER, env('identity-linker'))(event(links));
+    await composeProcessor(
+      navigationEnricher({ ttlSeconds: 3600 }),
+      NAVIGATION_READER,
+      env('navigation-enricher'),
+    )(event(navigations));
+    await composeProcessor(
+      segmentBuilder({ ttlSeconds: 3600, refreshMs: 60_000 }),
+      SEGMENT_READER,
+      env('segment-builder'),
+    )(event(navigations));
+    await composeProcessor(
+      navigationEnricher({ ttlSeconds: 3600 }),
+      NAVIGATION_READER,
+      env('navigation-enricher', broken),
+    )(event(navigations)).catch(() => undefined); // fails: its statements' errors are what this run is for
+  } finally {
+    vi.restoreAllMocks();
+  }
+  for (const line of emfLines(chunks)) collect(line);
+}, 120_000);
+
+afterAll(() => vi.restoreAllMocks());
+
+/** The dashboard body with CloudFormation tokens (Refs to the region, function names...) as the text TOKEN. */
+function dashboardBody(): { widgets: { properties: { metrics?: unknown[][] } }[] } {
+  const template = synthesize(config).template.toJSON() as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
+  const dashboard = Object.values(template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+  const body = dashboard?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+  return JSON.parse(body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join(''));
+}
+
+/** `SEARCH('{ns,dim1,dim2} MetricName="x" dim="v"', ...)` → its namespace, dimension names, metric and values. */
+function parseSearch(expression: string) {
+  const match = /SEARCH\('\{([^}]*)\} MetricName="([^"]+)"((?: \w+="[^"]*")*)'/.exec(expression);
+  if (!match) throw new Error(`not a SEARCH this test understands: ${expression}`);
+  const [namespace = '', ...names] = (match[1] ?? '').split(',');
+  const values = Object.fromEntries([...(match[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  return { namespace, names: names.sort(), name: match[2] ?? '', values };
+}
+
+describe('the CloudWatch dashboard and alarms', () => {
+  it('ran every function with EMF on (the run this test matches against)', () => {
+    const functions = new Set(emitted.map((m) => m.dimensions.function));
+    expect([...functions].sort()).toEqual([
+      `${config.name}-identity-linker`,
+      `${config.name}-navigation-enricher`,
+      `${config.name}-segment-builder`,
+    ]);
+    expect(emitted.some((m) => m.name === 'statement_errors')).toBe(true);
+  });
+
+  it('draw only metrics the functions emit, with exactly their dimensions', () => {
+    const missing: string[] = [];
+    for (const widget of dashboardBody().widgets) {
+      for (const entry of widget.properties.metrics ?? []) {
+        const last = entry[entry.length - 1] as { expression?: string } | string;
+        if (typeof last === 'object' && last.expression !== undefined) {
+          for (const search of last.expression.match(/SEARCH\('[^']*'/g) ?? []) {
+            const { namespace, names, name, values } = parseSearch(`${search}`);
+            const found = emitted.some(
+              (m) =>
+                m.namespace === namespace &&
+                m.name === name &&
+                Object.keys(m.dimensions).sort().join() === names.join() &&
+                // A SEARCH draws whichever series exist: its schema and fixed values must be ones some function
+                // emits (identity-linker has no skip path; statement errors came from the broken keyspace run).
+                Object.entries(values).every(([k, v]) => k === 'function' || m.dimensions[k] === v),
+            );
+            if (!found) missing.push(search);
+          }
+          continue;
+        }
+        const [namespace, name, ...rest] = entry.filter((part) => typeof part === 'string') as string[];
+        if (!namespace || namespace.startsWith('AWS/')) continue; // Lambda's own metrics
+        const dimensions: Dimensions = {};
+        for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i] as string] = rest[i + 1] as string;
+        const found = emitted.some(
+          (m) => m.namespace === namespace && m.name === name && sameDimensions(m.dimensions, dimensions),
+        );
+        if (!found) missing.push(`${namespace} ${name} ${JSON.stringify(dimensions)}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('alarm only on metrics the functions emit, with exactly their dimensions', () => {
+    const template = synthesize(config).template.toJSON() as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const missing: string[] = [];
+    for (const alarm of Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')) {
+      const p = alarm.Properties as {
+        Namespace?: string;
+        MetricName?: string;
+        Dimensions?: { Name: string; Value: unknown }[];
+      };
+      if (!p.Namespace || p.Namespace.startsWith('AWS/')) continue;
+      const dimensions = Object.fromEntries((p.Dimensions ?? []).map((d) => [d.Name, String(d.Value)]));
+      if (
+        !emitted.some(
+          (m) => m.namespace === p.Namespace && m.name === p.MetricName && sameDimensions(m.dimensions, dimensions),
+        )
+      )
+        missing.push(`${p.Namespace} ${p.MetricName} ${JSON.stringify(dimensions)}`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
