@@ -8,10 +8,12 @@ import {
   Metric,
   TextWidget,
   TreatMissingData,
+  Unit,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -28,6 +30,27 @@ export interface ObservabilityProps {
 }
 
 const PERIOD = Duration.minutes(1);
+/** The leading space-delimited fields of Lambda's REPORT line, up to the peak memory. */
+export const REPORT_FIELDS = [
+  'type',
+  'requestIdLabel',
+  'requestId',
+  'durationLabel',
+  'duration',
+  'durationUnit',
+  'billedLabel',
+  'billedDurationLabel',
+  'billedDuration',
+  'billedUnit',
+  'memoryLabel',
+  'memorySizeLabel',
+  'memorySize',
+  'memorySizeUnit',
+  'maxLabel',
+  'maxMemoryLabel',
+  'maxMemoryUsedLabel',
+  'maxMemoryUsed',
+];
 /** The dimensions lib/metrics puts on every EMF metric (`service` from Powertools, `function` the function name). */
 const SERVICE = 'kafka-processors';
 
@@ -99,6 +122,24 @@ export class Observability extends Construct {
       const throttles = fn.metricThrottles({ period: PERIOD, statistic: 'Sum' });
       const offsetLag = fn.metric('OffsetLag', { period: PERIOD, statistic: 'Maximum' });
       const deadLetters = emf('dead_letters', 'Sum');
+      // Lambda's own peak memory per invocation, read from its REPORT line ("REPORT RequestId: <id> Duration: <n> ms
+      // Billed Duration: <n> ms Memory Size: <n> MB Max Memory Used: <n> MB ..."; text log format) by position.
+      const maxMemoryUsed = new MetricFilter(this, `${processor.node.id}MaxMemoryUsed`, {
+        logGroup: processor.logGroup,
+        filterPattern: FilterPattern.spaceDelimited(...REPORT_FIELDS, '...')
+          .whereString('type', '=', 'REPORT')
+          .whereString('maxMemoryUsedLabel', '=', 'Used:'),
+        metricNamespace: `${props.namespace}/Lambda`,
+        metricName: `${processor.functionName}-max-memory-used`,
+        metricValue: '$maxMemoryUsed',
+        unit: Unit.MEGABYTES,
+      }).metric({ statistic: 'Maximum', period: PERIOD, label: 'max memory used (Lambda REPORT)' });
+      const rssMb = new MathExpression({
+        expression: 'rss / 1048576',
+        usingMetrics: { rss: emf('memory_rss_bytes', 'Maximum') },
+        label: 'RSS at flush',
+        period: PERIOD,
+      });
       const errorRate = new MathExpression({
         expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
         usingMetrics: { invocations, errors },
@@ -147,6 +188,12 @@ export class Observability extends Construct {
             emf('decode_avg_ms', 'Average').with({ label: 'decode, per partition batch' }),
           ],
           width: 8,
+        }),
+        new GraphWidget({
+          title: 'Memory (MB)',
+          left: [maxMemoryUsed, rssMb],
+          leftAnnotations: [{ value: processor.memorySizeMb, label: 'MemorySize' }],
+          width: 6,
         }),
         new GraphWidget({
           title: 'Statement errors and retries',

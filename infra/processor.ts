@@ -50,20 +50,24 @@ const AUTHENTICATION: Record<string, AuthenticationMethod> = {
 export class Processor extends Construct {
   readonly function: LambdaFunction;
   readonly functionName: string;
+  /** Where the function and Lambda's platform lines (REPORT) are written. */
+  readonly logGroup: LogGroup;
   readonly topic: string;
+  readonly memorySizeMb: number;
 
   constructor(scope: Construct, id: string, props: ProcessorProps) {
     super(scope, id);
     const { config, functionName } = props;
     this.functionName = functionName;
     this.topic = config.topic;
+    this.memorySizeMb = config.memoryMb;
 
     // No fixed name, and kept except when its own creation rolls back: a fixed name retained after a failed first
     // deploy makes the retry fail with "already exists". Lambda logs here through its LoggingConfig.
-    const logGroup = new LogGroup(this, 'Logs', {
+    const logGroup = (this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-    });
+    }));
     this.function = new LambdaFunction(this, 'Function', {
       functionName,
       description: `${props.processor}: Kafka topic ${config.topic} to Scylla`,

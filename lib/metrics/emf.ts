@@ -48,7 +48,8 @@ export class EmfExporter {
           const max = Math.max(...metric.values.map((v) => v.value));
           if (Number.isFinite(max)) emit(`${base}_max`, MetricUnit.Seconds, max, {});
         } else {
-          for (const value of metric.values) emit(base, MetricUnit.Count, value.value, dimensions(value.labels));
+          const unit = base.endsWith('_bytes') ? MetricUnit.Bytes : MetricUnit.Count;
+          for (const value of metric.values) emit(base, unit, value.value, dimensions(value.labels));
         }
       } else if (String(metric.type) === 'histogram') {
         const sums = new Map<string, number>();

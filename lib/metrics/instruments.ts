@@ -54,6 +54,9 @@ export class PipelineMetrics {
   readonly recordAgeSeconds: Gauge<'topic' | 'partition'>;
   /** Pushes to the remote-write receiver that failed (after retries). */
   readonly remoteWriteFailures: Counter<never>;
+  /** The container's memory at the last flush (process.memoryUsage): RSS, and the V8 heap in use. */
+  readonly memoryRssBytes: Gauge<never>;
+  readonly memoryHeapUsedBytes: Gauge<never>;
 
   constructor(functionName: string) {
     const registers = [this.registry];
@@ -123,6 +126,16 @@ export class PipelineMetrics {
     this.remoteWriteFailures = new Counter({
       name: 'processor_remote_write_failures_total',
       help: 'Remote-write pushes that failed',
+      registers,
+    });
+    this.memoryRssBytes = new Gauge({
+      name: 'processor_memory_rss_bytes',
+      help: 'Container resident set size at the last flush',
+      registers,
+    });
+    this.memoryHeapUsedBytes = new Gauge({
+      name: 'processor_memory_heap_used_bytes',
+      help: 'V8 heap in use at the last flush',
       registers,
     });
   }

@@ -133,6 +133,9 @@ export class MetricsPublisher {
       this.remoteWrite !== undefined && (options.force || clock - this.lastRemoteWrite >= this.config.flushIntervalMs);
     const skipped = this.remoteWrite ? 'not due' : 'off';
     if (!this.emf && !remoteWriteDue) return { emfValues: 0, remoteWrite: skipped };
+    const memory = process.memoryUsage();
+    this.instruments.memoryRssBytes.set(memory.rss);
+    this.instruments.memoryHeapUsedBytes.set(memory.heapUsed);
     const snapshot = (await this.instruments.registry.getMetricsAsJSON()) as Snapshot;
     let emfValues = 0;
     try {

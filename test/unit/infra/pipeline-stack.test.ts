@@ -4,6 +4,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction, FUNCTIONS } from '../../../dev/build';
+import { REPORT_FIELDS } from '../../../infra/observability';
 import { exampleConfig, type Synthesized, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
@@ -346,6 +347,52 @@ describe('a first deploy in a fresh account', () => {
     synth.template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ METRICS_REMOTE_WRITE_URL: remoteWriteUrl }) },
     });
+  });
+});
+
+describe('memory on the CloudWatch dashboard', () => {
+  // Lambda's REPORT lines as its documentation prints them (text log format), warm and cold.
+  const reportLines = [
+    'REPORT RequestId: c793869b-ee49-115b-a5b6-4fd21e8dedac\tDuration: 170.19 ms\tBilled Duration: 171 ms\tMemory Size: 128 MB\tMax Memory Used: 73 MB',
+    'REPORT RequestId: 5002d846-892a-4bfe-83bb-b0c32406c482\tDuration: 741.17 ms\tBilled Duration: 800 ms\tMemory Size: 1769 MB\tMax Memory Used: 284 MB\tInit Duration: 345.65 ms',
+  ];
+
+  it("reads the peak memory from the REPORT line's fields by position, warm or cold", () => {
+    for (const line of reportLines) {
+      const tokens = line.split(/\s+/);
+      const field = (name: string) => tokens[REPORT_FIELDS.indexOf(name)];
+      expect(field('type')).toBe('REPORT');
+      expect(field('maxMemoryUsedLabel')).toBe('Used:');
+      expect(Number(field('maxMemoryUsed'))).toBe(Number(/Max Memory Used: (\d+) MB/.exec(line)?.[1]));
+    }
+  });
+
+  it('charts Lambda max memory used (a metric filter per log group) and the container RSS against MemorySize', () => {
+    const synth = synthesize();
+    synth.template.resourceCountIs('AWS::Logs::MetricFilter', 3);
+    synth.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: Match.stringLikeRegexp('^NavigationEnricherLogs') },
+      FilterPattern: Match.stringLikeRegexp(
+        '^\\[type = "REPORT", .*maxMemoryUsedLabel = "Used:", maxMemoryUsed, \\.\\.\\.\\]$',
+      ),
+      MetricTransformations: [
+        Match.objectLike({
+          MetricNamespace: 'KafkaProcessors/Lambda',
+          MetricName: 'pipeline-example-navigation-enricher-max-memory-used',
+          MetricValue: '$maxMemoryUsed',
+          Unit: 'Megabytes',
+        }),
+      ],
+    });
+    const [[, dashboard] = ['', undefined]] = resources(synth, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const needle of [
+      'Memory (MB)',
+      'memory_rss_bytes',
+      'pipeline-example-navigation-enricher-max-memory-used',
+      'MemorySize',
+    ])
+      expect(body).toContain(needle);
   });
 });
 

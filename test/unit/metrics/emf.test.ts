@@ -120,6 +120,10 @@ describe('EMF output', () => {
     expect(lines.find((l) => 'dead_letters' in l && !('reason' in l))?.dead_letters).toBe(2);
     expect(lines.find((l) => l.kind === 'identities.select')?.statement_avg_ms).toBeCloseTo(2, 6);
     expect(all.record_age_seconds_max).toBe(9);
+    // The container's memory at the flush, in bytes.
+    const memory = lines.find((l) => 'memory_rss_bytes' in l) as Record<string, unknown>;
+    expect(memory.memory_rss_bytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(JSON.stringify(memory._aws)).toContain('{"Name":"memory_rss_bytes","Unit":"Bytes"}');
     // No partition dimension: per-partition age lives in Prometheus only.
     expect(lines.some((l) => 'partition' in l)).toBe(false);
 
