@@ -64,10 +64,10 @@ export class Processor extends Construct {
 
     // No fixed name, and kept except when its own creation rolls back: a fixed name retained after a failed first
     // deploy makes the retry fail with "already exists". Lambda logs here through its LoggingConfig.
-    const logGroup = (this.logGroup = new LogGroup(this, 'Logs', {
+    this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-    }));
+    });
     this.function = new LambdaFunction(this, 'Function', {
       functionName,
       description: `${props.processor}: Kafka topic ${config.topic} to Scylla`,
@@ -81,7 +81,7 @@ export class Processor extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [props.securityGroup],
-      logGroup,
+      logGroup: this.logGroup,
       environment: {
         ...props.environment,
         FUNCTION_NAME: functionName,
