@@ -7,7 +7,7 @@ import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
 import { buildFunction, type FunctionName } from './build';
-import { produceDemoStream } from './demo/stream';
+import { DEMO_TOPICS, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { loadStackConfig, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
@@ -81,7 +81,7 @@ async function main() {
     identity: count('DEMO_IDENTITY', 20_000),
     poisonRate: 0.005,
     seed: Date.now() % 1_000_000,
-    topics: { navigation: 'navigation', identity: 'identity' },
+    topics: DEMO_TOPICS,
     partitions: 4,
   };
   const registry = new ConfluentSchemaRegistry({ urls: registryUrls.split(',') });

@@ -76,6 +76,21 @@ function poison(random: SeededRandom, good: Buffer): Buffer {
   }
 }
 
+/** Registers the demo's writer schemas under its topics' subjects: Navigation v1–v3, IdentityLink v1. */
+export async function registerDemoSchemas(encoder: AvroEncoder, topics: { navigation: string; identity: string }) {
+  return {
+    navigation: await Promise.all(
+      [NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3].map((schema) =>
+        encoder.forSubject<Navigation>(`${topics.navigation}-value`, schema),
+      ),
+    ),
+    identity: await encoder.forSubject<IdentityLink>(`${topics.identity}-value`, IDENTITY_LINK_V1),
+  };
+}
+
+/** The demo's topics (`npm start`): what the functions consume locally and `npm run schemas:check` checks. */
+export const DEMO_TOPICS = { navigation: 'navigation', identity: 'identity' } as const;
+
 export async function produceDemoStream(
   plan: StreamPlan,
   deps: {
@@ -85,13 +100,10 @@ export async function produceDemoStream(
   },
 ): Promise<ProducedStream> {
   await ensureTopics(deps.bootstrapBrokers, [plan.topics.navigation, plan.topics.identity], plan.partitions);
-  const encoder = new AvroEncoder(deps.registry);
-  const versions = await Promise.all(
-    [NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3].map((schema) =>
-      encoder.forSubject<Navigation>(`${plan.topics.navigation}-value`, schema),
-    ),
+  const { navigation: versions, identity: identityV1 } = await registerDemoSchemas(
+    new AvroEncoder(deps.registry),
+    plan.topics,
   );
-  const identityV1 = await encoder.forSubject<IdentityLink>(`${plan.topics.identity}-value`, IDENTITY_LINK_V1);
   const random = new SeededRandom(plan.seed);
   const started = Date.now();
   const generator = navigationEvents({

@@ -1,5 +1,6 @@
 /** The Avro codec: wire-format detection, registry clients with a forever cache, synchronous cached decoding. */
 export { compileSchema, MAX_ZERO_BYTE_ITEMS } from './avro-types';
+export { type ReaderCompatibility, readerCompatibility } from './compatibility';
 export {
   AvroReader,
   type Decoded,
@@ -24,4 +25,4 @@ export { SchemaRegistries } from './registry/by-kind';
 export { type ConfluentRegistryOptions, ConfluentSchemaRegistry } from './registry/confluent';
 export { GlueSchemaRegistry } from './registry/glue';
 export type { RegisteredSchema, SchemaRegistry } from './registry/types';
-export { SchemaCache, type SchemaCacheStats } from './schema-cache';
+export { compileRegistered, SchemaCache, type SchemaCacheStats } from './schema-cache';

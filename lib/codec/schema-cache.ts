@@ -2,7 +2,7 @@ import type avro from 'avsc';
 import { compileSchema } from './avro-types';
 import { CodecError } from './errors';
 import type { SchemaRef } from './framing';
-import type { SchemaRegistry } from './registry/types';
+import type { RegisteredSchema, SchemaRegistry } from './registry/types';
 
 /** A writer schema, compiled once. */
 export interface WriterSchema {
@@ -84,9 +84,7 @@ export class SchemaCache {
       throw error; // unreachable or misconfigured registry: not the record's fault
     }
     try {
-      const named: Record<string, avro.Type> = {};
-      for (const reference of registered.references) compileSchema(parse(reference.schema), named);
-      this.schemas.set(key, { key, type: compileSchema(parse(registered.schema), named) });
+      this.schemas.set(key, { key, type: compileRegistered(registered) });
       this.failures.delete(key);
     } catch (error) {
       this.remember(
@@ -103,6 +101,13 @@ export class SchemaCache {
   private remember(key: string, error: CodecError): void {
     this.failures.set(key, { error, until: this.now() + NOT_FOUND_TTL_MS });
   }
+}
+
+/** A registered writer schema compiled with its references (each named type defined before its users). */
+export function compileRegistered(registered: RegisteredSchema): avro.Type {
+  const named: Record<string, avro.Type> = {};
+  for (const reference of registered.references) compileSchema(parse(reference.schema), named);
+  return compileSchema(parse(registered.schema), named);
 }
 
 /** Schema text as registries serve it: JSON, except that a bare primitive may come unquoted (`string`). */

@@ -92,6 +92,26 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     return body.id;
   }
 
+  /** Every version registered under `subject`, oldest first, each with its id and resolved references. */
+  async subjectVersions(subject: string): Promise<{ version: number; id: number; registered: RegisteredSchema }[]> {
+    const base = `/subjects/${encodeURIComponent(subject)}/versions`;
+    const versions = await this.request<number[]>('GET', base, `subject ${subject}`);
+    const out: { version: number; id: number; registered: RegisteredSchema }[] = [];
+    for (const version of [...versions].sort((a, b) => a - b)) {
+      const path = `${base}/${version}`;
+      const body = await this.request<SchemaResponse & { id: number }>('GET', path, `${subject} v${version}`);
+      out.push({
+        version,
+        id: body.id,
+        registered: {
+          schema: this.avroText(body, path),
+          references: await this.resolveReferences(body.references ?? [], new Set()),
+        },
+      });
+    }
+    return out;
+  }
+
   private avroText(body: SchemaResponse, what: string): string {
     if (body.schemaType !== undefined && body.schemaType !== 'AVRO') {
       throw new CodecError('CODEC_UNSUPPORTED_SCHEMA', `${what} is a ${body.schemaType} schema; this codec reads Avro`);
