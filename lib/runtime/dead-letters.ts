@@ -30,8 +30,9 @@ export interface DeadLetterSink {
 
 const INSERT = statement(
   'dead_letters.insert',
-  `INSERT INTO dead_letters (function_name, day, topic, partition, offset, reason, message, key, value, recorded_at)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  `INSERT INTO dead_letters (function_name, day, topic, partition, offset, reason, message, key, value, recorded_at,
+     record_timestamp, replayed_at, replayed_by)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)`,
   { idempotent: true },
 );
 
@@ -62,6 +63,7 @@ export class ScyllaDeadLetterSink implements DeadLetterSink {
           e.key === null ? null : Buffer.from(e.key, 'base64'),
           e.value === null ? null : Buffer.from(e.value, 'base64'),
           new Date(),
+          new Date(e.timestamp),
         ]),
       ),
     );

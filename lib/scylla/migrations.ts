@@ -12,6 +12,11 @@ export interface Migration {
   name: string;
   /** CQL with `{ks}` standing for the keyspace. */
   statements: string[];
+  /**
+   * Columns to add to existing tables. CQL's ALTER TABLE ADD fails on a column that exists (and Scylla has no
+   * ADD IF NOT EXISTS), so each is added only when system_schema says it is missing: idempotent like the rest.
+   */
+  columns?: { table: string; name: string; type: string }[];
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -41,6 +46,17 @@ export const MIGRATIONS: Migration[] = [
          PRIMARY KEY ((function_name, day), topic, partition, offset))`,
     ],
   },
+  {
+    version: 2,
+    name: 'dead-letter redrive',
+    statements: [],
+    // What `npm run dlq -- replay` needs: the record's own Kafka timestamp, and which replay run wrote it.
+    columns: [
+      { table: 'dead_letters', name: 'record_timestamp', type: 'timestamp' },
+      { table: 'dead_letters', name: 'replayed_at', type: 'timestamp' },
+      { table: 'dead_letters', name: 'replayed_by', type: 'text' },
+    ],
+  },
 ];
 
 export interface MigrationOptions {
@@ -66,6 +82,13 @@ export async function migrate(session: ScyllaSession, options: MigrationOptions)
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.version)) continue;
     for (const cql of migration.statements) await run(cql);
+    for (const column of migration.columns ?? []) {
+      const existing = await run(
+        'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?',
+        [keyspace, column.table, column.name],
+      );
+      if (existing.rows.length === 0) await run(`ALTER TABLE {ks}.${column.table} ADD ${column.name} ${column.type}`);
+    }
     await run('INSERT INTO {ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
       migration.version,
       migration.name,

@@ -7,10 +7,14 @@ import { stackServers } from '../../dev/stack/servers';
 import { ensureRunning } from '../../dev/stack/stack';
 
 /**
- * A CQL server of a test's own (its own ports and state dir, the stack's cached jars), for tests that stop and
- * start it: stopping the shared stack's server would disturb every other test running at the same time.
+ * A server of a test's own (its own ports and state dir, the stack's cached artifacts), for tests that stop and
+ * start it (a CQL server), or need it empty (a schema registry whose ids start at 1): doing that to the shared
+ * stack's server would disturb every other test running at the same time. `offset` keeps tests' ports apart.
  */
-export function dedicatedCqlServer(offset: number): {
+export function dedicatedServer(
+  name: 'cql' | 'schema-registry',
+  offset: number,
+): {
   endpoints: StackEndpoints;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -30,8 +34,8 @@ export function dedicatedCqlServer(offset: number): {
     // Stopped and started on purpose: every acknowledged write must survive, as on a replicated production cluster.
     STACK_CQL_COMMITLOG_SYNC: 'batch',
   });
-  const server = stackServers(config).find((s) => s.name === 'cql');
-  if (!server) throw new Error('no cql server in the stack');
+  const server = stackServers(config).find((s) => s.name === name);
+  if (!server) throw new Error(`no ${name} server in the stack`);
   return {
     endpoints: stackEndpoints(config),
     async start() {

@@ -11,7 +11,7 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedCqlServer } from '../dedicated-cql';
+import { dedicatedServer } from '../dedicated-server';
 import { endpoints, uniqueName } from '../endpoints';
 import { sessionFor } from '../scylla/fixtures';
 
@@ -19,7 +19,7 @@ import { sessionFor } from '../scylla/fixtures';
  * The CQL server stops in the middle of a run and comes back: the function reports partial batch failures, the
  * mapping retries from the reported offsets, and in the end every event is stored exactly once.
  */
-const server = dedicatedCqlServer(1);
+const server = dedicatedServer('cql', 1);
 const cql = server.endpoints;
 const bootstrapBrokers = [endpoints.kafkaBootstrap];
 const topic = uniqueName('outage');

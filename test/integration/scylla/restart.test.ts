@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedCqlServer } from '../dedicated-cql';
+import { dedicatedServer } from '../dedicated-server';
 import { sessionFor } from './fixtures';
 
-const server = dedicatedCqlServer(0);
+const server = dedicatedServer('cql', 0);
 const local = server.endpoints;
 const READ = statement('identities.read', 'SELECT user_id FROM identities WHERE cookie_id = ?', { idempotent: true });
 const WRITE = statement('identities.upsert', 'INSERT INTO identities (cookie_id, user_id) VALUES (?, ?)', {
