@@ -14,7 +14,7 @@ import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
 import { buildFunction, bundleDir, FUNCTIONS, type FunctionName } from './build';
 import { buildMskEvent, type KafkaRecord } from './esm/event';
-import { loadStackConfig, stackEndpoints } from './stack/config';
+import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from './stack/config';
 
 /**
  * `npm run dlq -- list | show <id> | replay`: the `dead_letters` table (the default sink) for the people on call.
@@ -60,14 +60,7 @@ export function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   if (!out.SCYLLA_CONTACT_POINTS) {
     const local = stackEndpoints(loadStackConfig());
-    Object.assign(out, {
-      SCYLLA_CONTACT_POINTS: local.cqlContactPoint,
-      SCYLLA_LOCAL_DC: local.cqlLocalDataCenter,
-      SCYLLA_KEYSPACE: out.SCYLLA_KEYSPACE ?? 'pipeline',
-      SCYLLA_USERNAME: local.cqlCredentials.username,
-      SCYLLA_PASSWORD: local.cqlCredentials.password,
-      SCYLLA_CONSISTENCY: 'LOCAL_ONE',
-    });
+    Object.assign(out, localScyllaEnvironment(local, out.SCYLLA_KEYSPACE ?? 'pipeline'));
     out.SCHEMA_REGISTRY_URLS ??= local.registryUrl;
   }
   out.METRICS_EMF ??= 'off';

@@ -3,7 +3,7 @@ import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
-import { loadStackConfig, stackEndpoints } from './stack/config';
+import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from './stack/config';
 
 /**
  * `npm run migrate`: applies the domain schema. With no SCYLLA_* settings it targets the local stack's CQL server
@@ -14,12 +14,7 @@ async function main() {
   const env = { ...process.env };
   if (!env.SCYLLA_CONTACT_POINTS) {
     const local = stackEndpoints(loadStackConfig());
-    Object.assign(env, {
-      SCYLLA_CONTACT_POINTS: local.cqlContactPoint,
-      SCYLLA_LOCAL_DC: local.cqlLocalDataCenter,
-      SCYLLA_KEYSPACE: env.SCYLLA_KEYSPACE ?? 'pipeline',
-      SCYLLA_USERNAME: local.cqlCredentials.username,
-      SCYLLA_PASSWORD: local.cqlCredentials.password,
+    Object.assign(env, localScyllaEnvironment(local, env.SCYLLA_KEYSPACE ?? 'pipeline'), {
       SCYLLA_REPLICATION: `{'class': 'NetworkTopologyStrategy', '${local.cqlLocalDataCenter}': 1}`,
     });
   }

@@ -9,7 +9,7 @@ import { statement } from '../lib/scylla/statement';
 import { buildFunction, type FunctionName } from './build';
 import { DEMO_TOPICS, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
-import { loadStackConfig, REPO_ROOT, stackEndpoints } from './stack/config';
+import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
 import { up } from './stack/stack';
 
@@ -33,12 +33,7 @@ async function main() {
   const kafka = (process.env.DEMO_KAFKA_BOOTSTRAP ?? stack.kafkaBootstrap).split(',');
   const registryUrls = process.env.SCHEMA_REGISTRY_URLS ?? stack.registryUrl;
   const env: Record<string, string> = {
-    SCYLLA_CONTACT_POINTS: stack.cqlContactPoint,
-    SCYLLA_LOCAL_DC: stack.cqlLocalDataCenter,
-    SCYLLA_KEYSPACE: 'pipeline',
-    SCYLLA_USERNAME: stack.cqlCredentials.username,
-    SCYLLA_PASSWORD: stack.cqlCredentials.password,
-    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+    ...localScyllaEnvironment(stack, 'pipeline'),
     SCHEMA_REGISTRY_URLS: registryUrls,
     METRICS_EMF: 'off', // a terminal is no CloudWatch: the summary and Prometheus show the figures
     METRICS_REMOTE_WRITE_URL: `${stack.prometheusUrl}/api/v1/write`,

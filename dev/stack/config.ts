@@ -98,3 +98,15 @@ export function stackEndpoints(config: StackConfig): StackEndpoints {
     awsEndpoint: `http://127.0.0.1:${config.aws.port}`,
   };
 }
+
+/** The SCYLLA_* settings that point a function or a tool at the local stack's CQL server. */
+export function localScyllaEnvironment(endpoints: StackEndpoints, keyspace: string): Record<string, string> {
+  return {
+    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
+    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
+    SCYLLA_KEYSPACE: keyspace,
+    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
+    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
+    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+  };
+}

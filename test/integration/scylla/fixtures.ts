@@ -1,5 +1,6 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import cassandra from 'cassandra-driver';
+import { localScyllaEnvironment } from '../../../dev/stack/config';
 import { parseScyllaConfig, type ScyllaConfig } from '../../../lib/scylla/config';
 import { CredentialsSource } from '../../../lib/scylla/credentials';
 import { migrate } from '../../../lib/scylla/migrations';
@@ -11,15 +12,7 @@ import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 export const secretsManager = new SecretsManagerClient(awsEmulator);
 
 export function scyllaConfig(overrides: Record<string, string> = {}): ScyllaConfig {
-  return parseScyllaConfig({
-    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
-    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
-    SCYLLA_KEYSPACE: 'pipeline',
-    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
-    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
-    SCYLLA_CONSISTENCY: 'LOCAL_ONE',
-    ...overrides,
-  });
+  return parseScyllaConfig({ ...localScyllaEnvironment(endpoints, 'pipeline'), ...overrides });
 }
 
 export async function createSecret(value: { username: string; password: string }): Promise<string> {
