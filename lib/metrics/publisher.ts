@@ -132,6 +132,9 @@ export class MetricsPublisher {
     const remoteWriteDue =
       this.remoteWrite !== undefined && (options.force || clock - this.lastRemoteWrite >= this.config.flushIntervalMs);
     const skipped = this.remoteWrite ? 'not due' : 'off';
+    // Claimed before any await: invocations of one container overlap (a batch per partition), and two pushes of
+    // the same series racing each other reach Prometheus out of order (refused).
+    if (remoteWriteDue) this.lastRemoteWrite = clock;
     if (!this.emf && !remoteWriteDue) return { emfValues: 0, remoteWrite: skipped };
     const memory = process.memoryUsage();
     this.instruments.memoryRssBytes.set(memory.rss);
@@ -144,7 +147,6 @@ export class MetricsPublisher {
       this.log(JSON.stringify({ level: 'WARN', message: 'EMF flush failed', error: (error as Error).message }));
     }
     if (!remoteWriteDue) return { emfValues, remoteWrite: skipped };
-    this.lastRemoteWrite = clock;
     const pushed = await this.remoteWrite?.push(snapshot, now);
     if (pushed === undefined) return { emfValues, remoteWrite: 'off' };
     if (pushed.ok) return { emfValues, remoteWrite: 'ok' };

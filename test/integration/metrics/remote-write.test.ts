@@ -83,6 +83,23 @@ describe('remote write to the real Prometheus', () => {
     const result = await query(`processor_records_total{function="${fn}", stage="written"}`);
     expect(result.data?.result.map((r) => r.value[1])).toEqual(['7']);
   });
+
+  it('pushes once when overlapping invocations of a container flush together (no out-of-order samples)', async () => {
+    const logs: string[] = [];
+    const c = new MetricsPublisher(
+      parseMetricsConfig({
+        FUNCTION_NAME: uniqueName('rw'),
+        METRICS_EMF: 'off',
+        METRICS_REMOTE_WRITE_URL: remoteWriteUrl,
+        METRICS_FLUSH_INTERVAL_MS: '60000',
+      }),
+      { log: (line) => logs.push(line) },
+    );
+    c.instruments.records.inc({ stage: 'written', reason: '' }, 1);
+    const reports = await Promise.all([c.flush(), c.flush(), c.flush()]);
+    expect(reports.map((r) => r.remoteWrite).sort()).toEqual(['not due', 'not due', 'ok']);
+    expect(logs).toEqual([]);
+  });
 });
 
 describe('a dead or slow receiver', () => {
