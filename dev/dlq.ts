@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Producer } from '@platformatic/kafka';
 import { Listr } from 'listr2';
 import { AvroReader, CodecError, ConfluentSchemaRegistry, parseFrame, SchemaCache, TOMBSTONE } from '../lib/codec';
 import { list } from '../lib/config';
@@ -22,6 +23,8 @@ import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from './stack
  * - `list`: counts by function, day and reason (and how many were replayed); filters `--function`, `--reason`,
  *   `--since`, `--until` (UTC days, YYYY-MM-DD; the last 7 days by default).
  * - `show <function>/<day>/<topic>/<partition>/<offset>`: one entry, its value decoded as far as it goes.
+ * - `replay --to-topic [--bootstrap host:port,...]`: produces them to their topic and partition instead, for every
+ *   consumer to read again.
  * - `replay` (same filters): after a fix (a schema registered late, a rule corrected), runs the entries not yet
  *   replayed through the function's own bundle, as MSK events in offset order per original partition. An entry
  *   that processes is marked (replayed_at, replayed_by: this run), never deleted; one that fails again is
@@ -214,6 +217,40 @@ export async function replay(
   return outcome;
 }
 
+/**
+ * `replay --to-topic`: the entries not yet replayed, produced again to their own topic and partition (key order
+ * kept), with their key, value and original timestamp, for every consumer of the topic to read again; marked as
+ * replayed by this run once the broker acknowledged them. (Plaintext brokers: the local stack, or `--bootstrap`.)
+ */
+export async function reproduce(
+  store: DeadLetterStore,
+  entries: Entry[],
+  bootstrapBrokers: string[],
+  run: string,
+): Promise<{ produced: number; skipped: number }> {
+  const pending = entries.filter((e) => e.replayedAt === null).sort((a, b) => a.offset - b.offset);
+  const producer = new Producer({ clientId: 'dlq-replay', bootstrapBrokers, idempotent: true });
+  try {
+    for (let i = 0; i < pending.length; i += REPLAY_BATCH) {
+      const chunk = pending.slice(i, i + REPLAY_BATCH);
+      await producer.send({
+        messages: chunk.map((e) => ({
+          topic: e.topic,
+          partition: e.partition,
+          key: e.key ?? undefined,
+          value: e.value ?? undefined,
+          timestamp: BigInt((e.recordTimestamp ?? new Date(`${e.day}T00:00:00Z`)).getTime()),
+        })),
+      });
+      const at = new Date();
+      for (const e of chunk) await store.mark(e, at, run);
+    }
+  } finally {
+    await producer.close();
+  }
+  return { produced: pending.length, skipped: entries.length - pending.length };
+}
+
 /** What the bytes of a dead letter hold, as far as they can be read. */
 async function describeValue(value: Buffer | null, registryUrls: string[]): Promise<string[]> {
   if (value === null) return ['value: (none: a tombstone)'];
@@ -248,6 +285,8 @@ async function main(): Promise<number> {
       reason: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
+      'to-topic': { type: 'boolean' },
+      bootstrap: { type: 'string' },
     },
   });
   const [command, id] = positionals;
@@ -306,6 +345,12 @@ async function main(): Promise<number> {
           days: days(values.since, values.until),
           reason: values.reason,
         });
+        if (values['to-topic']) {
+          const brokers = (values.bootstrap ?? stackEndpoints(loadStackConfig()).kafkaBootstrap).split(',');
+          const outcome = await reproduce(store, entries, brokers, `to-topic-${new Date().toISOString()}`);
+          console.log(`re-produced ${outcome.produced} to their topics, already replayed ${outcome.skipped}`);
+          return 0;
+        }
         Object.assign(process.env, env); // the bundles read their configuration at import, as in Lambda
         const handlers = new Map<FunctionName, Promise<Handler>>();
         const handlerFor = (name: FunctionName) => {

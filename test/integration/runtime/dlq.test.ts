@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import { ensureTopics } from '../../../dev/demo/stream';
 import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { REPO_ROOT } from '../../../dev/stack/config';
+import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
@@ -14,6 +17,7 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
 import { dedicatedServer } from '../dedicated-server';
+import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 import { functionEnvironment } from './environment';
 
@@ -137,4 +141,48 @@ describe('npm run dlq', () => {
     expect(stdout).toMatch(/decoded: no, CODEC_TRUNCATED/);
     expect(stdout).toContain('replayed: no');
   }, 60_000);
+});
+
+describe('npm run dlq -- replay --to-topic', () => {
+  it('produces the entries again to their own topic and partition, with key, value and timestamp, once', async () => {
+    const topic = uniqueName('identity');
+    const brokers = [endpoints.kafkaBootstrap];
+    await ensureTopics(brokers, [topic], 2);
+    const poison: KafkaRecord[] = [0, 1].map((partition) => ({
+      topic,
+      partition,
+      offset: 7 + partition,
+      timestamp: t0 + partition,
+      key: Buffer.from(`ck-${partition}`),
+      value: Buffer.from([0x09, partition, 2]),
+    }));
+    const linker = composeProcessor(identityLinker, IDENTITY_READER, env);
+    expect(await linker(buildMskEvent(poison, { bootstrapServers: 'test' }))).toEqual({ batchItemFailures: [] });
+
+    const args = ['replay', '--to-topic', '--function', 'identity-linker', '--since', day, '--until', day];
+    const first = await dlq(...args);
+    expect(first.stdout).toContain('re-produced 2 to their topics, already replayed 0');
+    expect(first.code).toBe(0);
+
+    const consumer = new Consumer({ clientId: 'dlq-to-topic', groupId: uniqueName('dlq'), bootstrapBrokers: brokers });
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 500 });
+    const seen: string[] = [];
+    for await (const m of stream) {
+      seen.push(`${m.partition}:${m.key?.toString()}:${m.value?.toString('hex')}:${m.timestamp}`);
+      if (seen.length === 2) break;
+    }
+    await stream.close();
+    await consumer.close();
+    expect(seen.sort()).toEqual([`0:ck-0:090002:${t0}`, `1:ck-1:090102:${t0 + 1}`]);
+
+    const second = await dlq(...args);
+    expect(second.stdout).toContain('re-produced 0 to their topics, already replayed 2');
+    const marks = await rows(
+      `SELECT replayed_by FROM dead_letters WHERE function_name = 'identity-linker' AND day = '${day}'`,
+    );
+    expect(marks.map((r) => String(r.get('replayed_by')))).toEqual([
+      expect.stringMatching(/^to-topic-/),
+      expect.stringMatching(/^to-topic-/),
+    ]);
+  }, 120_000);
 });
