@@ -56,8 +56,8 @@ const SERVICE = 'kafka-processors';
 
 /**
  * The CloudWatch side of operating the pipeline: one dashboard (Lambda, the ESM's OffsetLag, and the functions'
- * own EMF metrics) and alarms that page through one SNS topic. Percentiles of the pipeline's own stages live in
- * Prometheus (dashboards/processors.json); CloudWatch gets means, counts and the ESM's view.
+ * own EMF metrics) and alarms that page through one SNS topic. CloudWatch gets means, counts, the ESM's view and
+ * the batch and statement P95 (EMF distributions); every stage's full histogram lives in Prometheus.
  */
 export class Observability extends Construct {
   readonly alarmTopic: Topic;
@@ -101,7 +101,7 @@ export class Observability extends Construct {
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.prefix}-processors` });
     this.dashboard.addWidgets(
       new TextWidget({
-        markdown: `# ${props.prefix}\nPer-stage percentiles: Prometheus / Grafana (dashboards/processors.json).`,
+        markdown: `# ${props.prefix}\nEvery stage's full histograms: Prometheus / Grafana (dashboards/processors.json).`,
         width: 24,
         height: 2,
       }),
@@ -171,22 +171,30 @@ export class Observability extends Construct {
           width: 6,
         }),
         new GraphWidget({
-          title: 'Statement latency, mean (ms)',
+          title: 'Statement latency P95 by kind, and mean (ms)',
           left: [
             new MathExpression({
+              expression: `SEARCH('{${props.namespace},service,function,kind} MetricName="statement_ms" function="${processor.functionName}"', 'p95', 60)`,
+              label: 'P95',
+              period: PERIOD,
+            }),
+            new MathExpression({
               expression: `SEARCH('{${props.namespace},service,function,kind} MetricName="statement_avg_ms" function="${processor.functionName}"', 'Average', 60)`,
-              label: '',
+              label: 'mean',
               period: PERIOD,
             }),
           ],
           width: 8,
         }),
         new GraphWidget({
-          title: 'Batch and decode, mean (ms)',
+          title: 'Batch duration P50 / P95 / P99, decode mean (ms)',
           left: [
-            emf('batch_avg_ms', 'Average', { outcome: 'ok' }).with({ label: 'batch (ok)' }),
+            ...['p50', 'p95', 'p99'].map((statistic) =>
+              emf('batch_ms', statistic, { outcome: 'ok' }).with({ label: `batch ${statistic}` }),
+            ),
             emf('decode_avg_ms', 'Average').with({ label: 'decode, per partition batch' }),
           ],
+          leftAnnotations: [{ value: processor.timeoutSeconds * 1000, label: 'function timeout' }],
           width: 8,
         }),
         new GraphWidget({
@@ -233,6 +241,18 @@ export class Observability extends Construct {
         datapointsToAlarm: 3,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
+      alarm(
+        'batch-duration-p95',
+        `Batch duration P95 above 80% of the ${processor.timeoutSeconds} s function timeout in 3 of 5 minutes`,
+        {
+          metric: emf('batch_ms', 'p95', { outcome: 'ok' }),
+          threshold: processor.timeoutSeconds * 1000 * 0.8,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        },
+      );
       alarm('dead-letters', 'Poison records were dead-lettered: see the dead-letter sink for reasons', {
         metric: deadLetters.with({ period: Duration.minutes(5) }),
         threshold: 0,

@@ -54,6 +54,7 @@ export class Processor extends Construct {
   readonly logGroup: LogGroup;
   readonly topic: string;
   readonly memorySizeMb: number;
+  readonly timeoutSeconds: number;
 
   constructor(scope: Construct, id: string, props: ProcessorProps) {
     super(scope, id);
@@ -61,6 +62,7 @@ export class Processor extends Construct {
     this.functionName = functionName;
     this.topic = config.topic;
     this.memorySizeMb = config.memoryMb;
+    this.timeoutSeconds = config.timeoutSeconds;
 
     // No fixed name, and kept except when its own creation rolls back: a fixed name retained after a failed first
     // deploy makes the retry fail with "already exists". Lambda logs here through its LoggingConfig.

@@ -21,20 +21,35 @@ type Labels = Partial<Record<string, string | number>>;
 export class EmfExporter {
   private readonly last = new Map<string, number>();
 
-  constructor(private readonly metrics: Metrics) {}
+  /**
+   * @param metrics the container's Powertools instance (default dimensions: service, function)
+   * @param metricsWith a Powertools instance that also carries a series' own dimensions (one per dimension set and
+   *   flush: `singleMetric()` publishes each value at once, a document per value)
+   */
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly metricsWith: (dimensions: Record<string, string>) => Metrics,
+  ) {}
 
   /** Emits the deltas since the last flush to stdout; returns how many metric values were emitted. */
   flush(snapshot: Snapshot): number {
     let emitted = 0;
+    // One EMF document per dimension set, as Powertools groups metrics: a series' mean, count and distribution
+    // travel together instead of a document each (CloudWatch Logs bills ingestion by the byte).
+    const groups = new Map<string, Metrics>();
+    const metricsFor = (labels: Record<string, string>): Metrics => {
+      if (Object.keys(labels).length === 0) return this.metrics;
+      const key = seriesKey('', labels);
+      let group = groups.get(key);
+      if (!group) {
+        group = this.metricsWith(labels);
+        groups.set(key, group);
+      }
+      return group;
+    };
     const emit = (name: string, unit: Unit, value: number, labels: Record<string, string>) => {
       emitted++;
-      if (Object.keys(labels).length === 0) {
-        this.metrics.addMetric(name, unit, value);
-        return;
-      }
-      const single = this.metrics.singleMetric();
-      single.addDimensions(labels);
-      single.addMetric(name, unit, value);
+      metricsFor(labels).addMetric(name, unit, value);
     };
     for (const metric of snapshot) {
       const base = metric.name.replace(/^processor_/, '').replace(/_total$/, '');
@@ -73,9 +88,47 @@ export class EmfExporter {
           );
           emit(`${base.replace(/_seconds$/, '')}_count`, MetricUnit.Count, count, label);
         }
+        if (DISTRIBUTIONS.has(metric.name)) emitted += this.distributions(metric, base, metricsFor);
       }
     }
     if (emitted > 0) this.metrics.publishStoredMetrics();
+    for (const group of groups.values()) group.publishStoredMetrics();
+    return emitted;
+  }
+
+  /**
+   * A latency histogram as CloudWatch can take percentiles of it: per series, the flush's observations as values
+   * (each a bucket's midpoint, in ms) in an EMF value array. Up to DISTRIBUTION_SAMPLES observations go as they
+   * are; above that, DISTRIBUTION_SAMPLES values spread over the buckets in proportion (every non-empty bucket
+   * keeps one, so the tail stays visible). Powertools splits arrays past EMF's 100 values into further documents.
+   * Trade-off: a flush of 5,000 statements weighs as much as one of 100 in CloudWatch's percentiles; the means and
+   * counts above stay exact, and Prometheus keeps the full buckets.
+   */
+  private distributions(
+    metric: Snapshot[number],
+    base: string,
+    metricsFor: (labels: Record<string, string>) => Metrics,
+  ): number {
+    const bySeries = new Map<string, { labels: Labels; buckets: [number, number][] }>();
+    for (const value of metric.values) {
+      if (!((value as { metricName?: string }).metricName ?? '').endsWith('_bucket')) continue;
+      const key = seriesKey('', value.labels);
+      const series = bySeries.get(key) ?? { labels: value.labels, buckets: [] };
+      const le = value.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(value.labels.le);
+      // seriesKey leaves `le` out (it pairs _sum with _count): the bucket's bound goes into the name instead.
+      const delta = this.delta(`${metric.name}_bucket{le=${value.labels.le}}`, value.labels, value.value);
+      series.buckets.push([le, delta]);
+      bySeries.set(key, series);
+    }
+    let emitted = 0;
+    const name = base.replace(/_seconds$/, '_ms');
+    for (const { labels, buckets } of bySeries.values()) {
+      const samples = sampleBuckets(buckets);
+      if (samples.length === 0) continue;
+      const metrics = metricsFor(dimensions(labels));
+      for (const ms of samples) metrics.addMetric(name, MetricUnit.Milliseconds, ms);
+      emitted += samples.length;
+    }
     return emitted;
   }
 
@@ -85,6 +138,45 @@ export class EmfExporter {
     this.last.set(key, value);
     return value - previous;
   }
+}
+
+/** The histograms exported as distributions (CloudWatch percentiles): batch duration and statement latency. */
+const DISTRIBUTIONS = new Set(['processor_batch_seconds', 'processor_statement_seconds']);
+export const DISTRIBUTION_SAMPLES = 100;
+
+/**
+ * A flush's observations from cumulative bucket deltas (`[le, count]`, seconds): one value per observation at its
+ * bucket's midpoint in ms, or DISTRIBUTION_SAMPLES in proportion when there are more (largest remainders).
+ */
+export function sampleBuckets(cumulative: [number, number][]): number[] {
+  const sorted = [...cumulative].sort((a, b) => a[0] - b[0]);
+  const buckets: { ms: number; count: number }[] = [];
+  let lower = 0;
+  let below = 0;
+  let lastFinite = 0;
+  for (const [le, total] of sorted) {
+    const count = total - below;
+    below = total;
+    const upper = Number.isFinite(le) ? le : lastFinite;
+    if (count > 0) buckets.push({ ms: ((lower + upper) / 2) * 1000, count });
+    if (Number.isFinite(le)) {
+      lower = le;
+      lastFinite = le;
+    }
+  }
+  const total = buckets.reduce((sum, b) => sum + b.count, 0);
+  if (total <= DISTRIBUTION_SAMPLES) return buckets.flatMap((b) => new Array<number>(b.count).fill(b.ms));
+  const shares = buckets.map((b) => {
+    const exact = (b.count * DISTRIBUTION_SAMPLES) / total;
+    return { ...b, n: Math.max(1, Math.floor(exact)), rest: exact - Math.floor(exact) };
+  });
+  let left = DISTRIBUTION_SAMPLES - shares.reduce((sum, b) => sum + b.n, 0);
+  for (const b of [...shares].sort((x, y) => y.rest - x.rest)) {
+    if (left <= 0) break;
+    b.n++;
+    left--;
+  }
+  return shares.flatMap((b) => new Array<number>(b.n).fill(b.ms));
 }
 
 function seriesKey(name: string, labels: Labels): string {

@@ -97,12 +97,13 @@ export class MetricsPublisher {
     this.instance = `${config.functionName}/${randomUUID().slice(0, 8)}`;
     this.log = deps.log ?? ((line) => console.warn(line));
     if (config.emf) {
-      const powertools = new Metrics({
-        namespace: config.namespace,
-        serviceName: 'kafka-processors',
-        defaultDimensions: { function: config.functionName },
-      });
-      this.emf = new EmfExporter(powertools);
+      const metricsWith = (dimensions: Record<string, string>) =>
+        new Metrics({
+          namespace: config.namespace,
+          serviceName: 'kafka-processors',
+          defaultDimensions: { function: config.functionName, ...dimensions },
+        });
+      this.emf = new EmfExporter(metricsWith({}), metricsWith);
     }
     if (config.remoteWrite) {
       this.remoteWrite = new RemoteWriteExporter({

@@ -164,15 +164,26 @@ describe('the pipeline stack (example environment)', () => {
     });
   });
 
-  it('alarms on offset lag, error rate, dead letters and throttles of each function through a KMS-encrypted topic', () => {
+  it('alarms on offset lag, error rate, batch duration P95, dead letters and throttles of each function through a KMS-encrypted topic', () => {
     const alarms = resources(synth, 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(12);
+    expect(alarms).toHaveLength(15);
     const names = alarms.map(([, a]) => a.Properties.AlarmName as string).sort();
     expect(names).toEqual(
       FUNCTIONS.flatMap((name) =>
-        ['dead-letters', 'error-rate', 'offset-lag', 'throttles'].map((kind) => `pipeline-example-${name}-${kind}`),
+        ['batch-duration-p95', 'dead-letters', 'error-rate', 'offset-lag', 'throttles'].map(
+          (kind) => `pipeline-example-${name}-${kind}`,
+        ),
       ).sort(),
     );
+    // P95 of the batch durations the functions emit as distributions, against 80 % of the function timeout.
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-identity-linker-batch-duration-p95',
+      MetricName: 'batch_ms',
+      Namespace: 'KafkaProcessors',
+      ExtendedStatistic: 'p95',
+      Threshold: 120 * 1000 * 0.8,
+      Dimensions: Match.arrayWith([{ Name: 'outcome', Value: 'ok' }]),
+    });
     for (const [, alarm] of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^ObservabilityAlarmTopic/) }]);
     }

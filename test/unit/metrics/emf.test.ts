@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MetricsPublisher, parseMetricsConfig } from '../../../lib/metrics';
+import { sampleBuckets } from '../../../lib/metrics/emf';
+import { LATENCY_BUCKETS } from '../../../lib/metrics/instruments';
 
 /**
  * The EMF lines Powertools writes to stdout, checked against the CloudWatch Embedded Metric Format specification:
@@ -62,6 +64,7 @@ function validateEmf(line: Record<string, unknown>): string[] {
       if (metric.Unit !== undefined && !UNITS.has(metric.Unit as string)) problems.push(`unit ${String(metric.Unit)}`);
       const value = line[metric.Name as string];
       const numbers = Array.isArray(value) ? value : [value];
+      if (numbers.length > 100) problems.push(`metric ${String(metric.Name)} has ${numbers.length} values (> 100)`);
       if (!numbers.every((n) => typeof n === 'number' && Number.isFinite(n)))
         problems.push(`metric ${String(metric.Name)} has no numeric value`);
     }
@@ -147,5 +150,73 @@ describe('EMF output', () => {
       expect(out.lines().find((l) => 'dead_letters' in l && !('reason' in l))?.dead_letters).toBe(deadLetters);
       vi.restoreAllMocks();
     }
+  });
+});
+
+/** Prometheus's histogram_quantile: linear interpolation inside the bucket that holds the rank. */
+function histogramQuantile(q: number, observations: number[]): number {
+  const rank = q * observations.length;
+  let lower = 0;
+  for (const le of LATENCY_BUCKETS) {
+    const below = observations.filter((o) => o <= lower).length;
+    const upTo = observations.filter((o) => o <= le).length;
+    if (upTo >= rank) return lower + ((le - lower) * (rank - below)) / Math.max(1, upTo - below);
+    lower = le;
+  }
+  return lower;
+}
+
+/** CloudWatch's percentile of raw values (nearest rank). */
+function percentile(q: number, values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+const bucketOf = (seconds: number) => LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+
+describe('latency distributions for CloudWatch percentiles', () => {
+  // A skewed statement latency: most around 2 ms, a tail up to 400 ms (a seeded, repeatable draw).
+  let seed = 7;
+  const next = () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+  const draw = (n: number) =>
+    Array.from({ length: n }, () => (next() < 0.9 ? 0.001 + next() * 0.003 : 0.01 + next() * 0.39));
+
+  it.each([40, 100, 5000])(
+    'gives a P50/P95/P99 in the same bucket as the Prometheus histogram, %s observations in one flush',
+    async (n) => {
+      const p = new MetricsPublisher(
+        parseMetricsConfig({ FUNCTION_NAME: 'navigation-enricher', METRICS_FLUSH_INTERVAL_MS: '0' }),
+      );
+      const observations = draw(n);
+      for (const o of observations) p.instruments.statementSeconds.observe({ kind: 'navigations.insert' }, o);
+      const out = captureStdout();
+      await p.flush();
+      const lines = out.lines();
+      for (const line of lines) expect(validateEmf(line)).toEqual([]);
+      const values = lines
+        .filter((l) => l.kind === 'navigations.insert' && 'statement_ms' in l)
+        .flatMap((l) => l.statement_ms as number | number[]);
+      // Every observation while they fit in one array; then 100 in proportion, plus at most one per rare bucket.
+      if (n <= 100) expect(values.length).toBe(n);
+      else expect(values.length).toBeGreaterThanOrEqual(100);
+      expect(values.length).toBeLessThanOrEqual(100 + LATENCY_BUCKETS.length);
+      for (const q of [0.5, 0.95, 0.99]) {
+        expect(bucketOf(percentile(q, values) / 1000), `P${q * 100}`).toBe(
+          bucketOf(histogramQuantile(q, observations)),
+        );
+      }
+    },
+  );
+
+  it('keeps one value for every non-empty bucket, so a rare slow tail stays visible', () => {
+    const cumulative: [number, number][] = LATENCY_BUCKETS.map((le) => [le, le >= 0.001 ? 9_999 : 0]);
+    cumulative.push([Number.POSITIVE_INFINITY, 10_000]); // one observation past 15 s
+    const samples = sampleBuckets(cumulative);
+    expect(samples.length).toBe(100);
+    expect(samples.filter((ms) => ms === 15_000)).toHaveLength(1); // 1 in 10,000, still there
+    expect(samples.filter((ms) => ms === 0.75)).toHaveLength(99); // the midpoint of the (0.5 ms, 1 ms] bucket
   });
 });
