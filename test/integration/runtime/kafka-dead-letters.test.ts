@@ -102,7 +102,10 @@ interface Letter {
   timestamp: bigint;
 }
 
-/** Reads the topic from the start until `count` letters matching `wanted` have arrived. */
+/**
+ * Reads the topic from the start until `count` distinct letters matching `wanted` have arrived. Distinct by origin:
+ * a consumer group that rebalances while it starts fetches again from the start, so a letter can arrive twice.
+ */
 async function readDeadLetters(
   topic: string,
   count: number,
@@ -114,17 +117,19 @@ async function readDeadLetters(
     bootstrapBrokers: [endpoints.kafkaBootstrap],
   });
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 500 });
-  const letters: Letter[] = [];
+  const letters = new Map<string, Letter>();
   for await (const message of stream) {
     const headers: Record<string, string> = {};
     for (const [name, value] of message.headers) headers[name.toString()] = value.toString();
+    const { function: fn, topic: from, partition, offset } = DEAD_LETTER_HEADERS;
+    const origin = [fn, from, partition, offset].map((h) => headers[h]).join('/');
     if (wanted(headers))
-      letters.push({ key: message.key, value: message.value, headers, timestamp: message.timestamp });
-    if (letters.length === count) break;
+      letters.set(origin, { key: message.key, value: message.value, headers, timestamp: message.timestamp });
+    if (letters.size === count) break;
   }
   await stream.close();
   await consumer.close();
-  return letters;
+  return [...letters.values()];
 }
 
 describe('KafkaDeadLetterSink', () => {
