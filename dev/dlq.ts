@@ -5,8 +5,16 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Producer } from '@platformatic/kafka';
 import { Listr } from 'listr2';
-import { AvroReader, CodecError, ConfluentSchemaRegistry, parseFrame, SchemaCache, TOMBSTONE } from '../lib/codec';
-import { list } from '../lib/config';
+import {
+  AvroReader,
+  CodecError,
+  ConfluentSchemaRegistry,
+  parseConfluentRegistryConfig,
+  parseFrame,
+  SchemaCache,
+  TOMBSTONE,
+} from '../lib/codec';
+import { ConfigError } from '../lib/errors';
 import type { MskEvent } from '../lib/runtime/msk-event';
 import type { BatchResponse } from '../lib/runtime/partitions';
 import { parseScyllaConfig } from '../lib/scylla/config';
@@ -252,7 +260,7 @@ export async function reproduce(
 }
 
 /** What the bytes of a dead letter hold, as far as they can be read. */
-async function describeValue(value: Buffer | null, registryUrls: string[]): Promise<string[]> {
+async function describeValue(value: Buffer | null, registry: ConfluentSchemaRegistry): Promise<string[]> {
   if (value === null) return ['value: (none: a tombstone)'];
   const lines = [
     `value: ${value.length} bytes, ${value.subarray(0, 24).toString('hex')}${value.length > 24 ? '…' : ''}`,
@@ -266,7 +274,7 @@ async function describeValue(value: Buffer | null, registryUrls: string[]): Prom
     lines.push(`frame: ${(error as Error).message}`);
     return lines;
   }
-  const reader = new AvroReader(new SchemaCache(new ConfluentSchemaRegistry({ urls: registryUrls })));
+  const reader = new AvroReader(new SchemaCache(registry));
   const [decoded] = await reader.decodeAll([{ value: value.toString('base64') }]);
   if (decoded instanceof CodecError) lines.push(`decoded: no, ${decoded.code}: ${decoded.message}`);
   else if (decoded === TOMBSTONE) lines.push('decoded: a tombstone');
@@ -336,7 +344,9 @@ async function main(): Promise<number> {
           `replayed: ${entry.replayedAt ? `${entry.replayedAt.toISOString()} by ${entry.replayedBy}` : 'no'}`,
         );
         console.log(`key: ${entry.key === null ? '(none)' : JSON.stringify(entry.key.toString('utf8'))}`);
-        for (const line of await describeValue(entry.value, list(env, 'SCHEMA_REGISTRY_URLS'))) console.log(line);
+        const registry = parseConfluentRegistryConfig(env);
+        if (!registry) throw new ConfigError('SCHEMA_REGISTRY_URLS', 'is required to decode the value');
+        for (const line of await describeValue(entry.value, new ConfluentSchemaRegistry(registry))) console.log(line);
         return 0;
       }
       case 'replay': {

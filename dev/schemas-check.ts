@@ -9,10 +9,10 @@ import {
   ConfluentSchemaRegistry,
   compileRegistered,
   compileSchema,
+  parseConfluentRegistryConfig,
   type ReaderCompatibility,
   readerCompatibility,
 } from '../lib/codec';
-import { type Env, list, optionalString } from '../lib/config';
 import type { FunctionName } from './build';
 import { DEMO_TOPICS } from './demo/stream';
 import { loadStackConfig, stackEndpoints } from './stack/config';
@@ -103,15 +103,11 @@ export function printReport(checks: SubjectCheck[], print: (line: string) => voi
   return ok;
 }
 
-function registryFrom(env: Env, fallbackUrls: string[]): ConfluentSchemaRegistry {
-  const urls = optionalString(env, 'SCHEMA_REGISTRY_URLS') ? list(env, 'SCHEMA_REGISTRY_URLS') : fallbackUrls;
-  const basic = optionalString(env, 'SCHEMA_REGISTRY_BASIC_AUTH');
-  const bearer = optionalString(env, 'SCHEMA_REGISTRY_BEARER_TOKEN');
-  const [username = '', password = ''] = basic?.split(/:(.*)/s) ?? [];
-  return new ConfluentSchemaRegistry({
-    urls,
-    auth: bearer ? { bearerToken: bearer } : basic ? { username, password } : undefined,
-  });
+/** The registry SCHEMA_REGISTRY_* name, as the functions read it; `fallbackUrls` when they name none. */
+function registryFrom(env: NodeJS.ProcessEnv, fallbackUrls: string[]): ConfluentSchemaRegistry {
+  return new ConfluentSchemaRegistry(
+    parseConfluentRegistryConfig({ SCHEMA_REGISTRY_URLS: fallbackUrls.join(','), ...env }) ?? { urls: fallbackUrls },
+  );
 }
 
 async function main(): Promise<number> {

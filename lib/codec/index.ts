@@ -22,7 +22,11 @@ export {
   type SchemaRef,
 } from './framing';
 export { SchemaRegistries } from './registry/by-kind';
-export { type ConfluentRegistryOptions, ConfluentSchemaRegistry } from './registry/confluent';
+export {
+  type ConfluentRegistryOptions,
+  ConfluentSchemaRegistry,
+  parseConfluentRegistryConfig,
+} from './registry/confluent';
 export { GlueSchemaRegistry } from './registry/glue';
 export type { RegisteredSchema, SchemaRegistry } from './registry/types';
 export { compileRegistered, SchemaCache, type SchemaCacheStats } from './schema-cache';

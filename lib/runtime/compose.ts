@@ -1,5 +1,12 @@
 import type avro from 'avsc';
-import { AvroReader, ConfluentSchemaRegistry, GlueSchemaRegistry, SchemaCache, SchemaRegistries } from '../codec';
+import {
+  AvroReader,
+  ConfluentSchemaRegistry,
+  GlueSchemaRegistry,
+  parseConfluentRegistryConfig,
+  SchemaCache,
+  SchemaRegistries,
+} from '../codec';
 import { type Env, flag, integer, list, oneOf, optionalString, requireString } from '../config';
 import { ConfigError } from '../errors';
 import { lazy } from '../lazy';
@@ -40,16 +47,8 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
   const executor = new WriteExecutor(session, scylla.maxInFlight, metrics.instruments.executorMetrics());
   session.onRetry = (statement) => metrics.instruments.statementRetries.inc({ kind: statement.kind });
 
-  const basic = optionalString(env, 'SCHEMA_REGISTRY_BASIC_AUTH');
-  const bearer = optionalString(env, 'SCHEMA_REGISTRY_BEARER_TOKEN');
-  const [username = '', password = ''] = basic?.split(/:(.*)/s) ?? [];
-  const confluent = optionalString(env, 'SCHEMA_REGISTRY_URLS')
-    ? new ConfluentSchemaRegistry({
-        urls: list(env, 'SCHEMA_REGISTRY_URLS'),
-        auth: bearer ? { bearerToken: bearer } : basic ? { username, password } : undefined,
-        timeoutMs: integer(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
-      })
-    : undefined;
+  const registry = parseConfluentRegistryConfig(env);
+  const confluent = registry ? new ConfluentSchemaRegistry(registry) : undefined;
   const glue = flag(env, 'SCHEMA_REGISTRY_GLUE', false)
     ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
     : undefined;

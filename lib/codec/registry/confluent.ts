@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Env, integer, list, optionalString } from '../../config';
 import { CodecError, RegistryRequestError, RegistryUnavailableError } from '../errors';
 import type { SchemaRef } from '../framing';
 import type { RegisteredSchema, SchemaRegistry } from './types';
@@ -23,6 +24,22 @@ export interface ConfluentRegistryOptions {
   maxBackoffMs?: number;
   /** Injected for tests that count requests; defaults to the global fetch. */
   fetch?: typeof fetch;
+}
+
+/**
+ * The Confluent registry the environment names: SCHEMA_REGISTRY_URLS (comma separated), SCHEMA_REGISTRY_BASIC_AUTH
+ * ("user:secret") or SCHEMA_REGISTRY_BEARER_TOKEN, SCHEMA_REGISTRY_TIMEOUT_MS (3000). Undefined without URLs.
+ */
+export function parseConfluentRegistryConfig(env: Env): ConfluentRegistryOptions | undefined {
+  if (!optionalString(env, 'SCHEMA_REGISTRY_URLS')) return undefined;
+  const basic = optionalString(env, 'SCHEMA_REGISTRY_BASIC_AUTH');
+  const bearer = optionalString(env, 'SCHEMA_REGISTRY_BEARER_TOKEN');
+  const [username = '', password = ''] = basic?.split(/:(.*)/s) ?? [];
+  return {
+    urls: list(env, 'SCHEMA_REGISTRY_URLS'),
+    auth: bearer ? { bearerToken: bearer } : basic ? { username, password } : undefined,
+    timeoutMs: integer(env, 'SCHEMA_REGISTRY_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
+  };
 }
 
 interface SchemaResponse {
