@@ -20,6 +20,7 @@ type Labels = Partial<Record<string, string | number>>;
  */
 export class EmfExporter {
   private readonly last = new Map<string, number>();
+  private readonly groups = new Map<string, Metrics>();
 
   /**
    * @param metrics the container's Powertools instance (default dimensions: service, function)
@@ -34,18 +35,11 @@ export class EmfExporter {
   /** Emits the deltas since the last flush to stdout; returns how many metric values were emitted. */
   flush(snapshot: Snapshot): number {
     let emitted = 0;
-    // One EMF document per dimension set, as Powertools groups metrics: a series' mean, count and distribution
-    // travel together instead of a document each (CloudWatch Logs bills ingestion by the byte).
-    const groups = new Map<string, Metrics>();
+    const used = new Set<Metrics>();
     const metricsFor = (labels: Record<string, string>): Metrics => {
-      if (Object.keys(labels).length === 0) return this.metrics;
-      const key = seriesKey('', labels);
-      let group = groups.get(key);
-      if (!group) {
-        group = this.metricsWith(labels);
-        groups.set(key, group);
-      }
-      return group;
+      const metrics = this.groupFor(labels);
+      used.add(metrics);
+      return metrics;
     };
     const emit = (name: string, unit: Unit, value: number, labels: Record<string, string>) => {
       emitted++;
@@ -91,9 +85,24 @@ export class EmfExporter {
         if (DISTRIBUTIONS.has(metric.name)) emitted += this.distributions(metric, base, metricsFor);
       }
     }
-    if (emitted > 0) this.metrics.publishStoredMetrics();
-    for (const group of groups.values()) group.publishStoredMetrics();
+    for (const metrics of used) metrics.publishStoredMetrics();
     return emitted;
+  }
+
+  /**
+   * One EMF document per dimension set, as Powertools groups metrics: a series' mean, count and distribution travel
+   * together instead of a document each (CloudWatch Logs bills ingestion by the byte). The instances live as long as
+   * the container (label values are few), not rebuilt on every flush.
+   */
+  private groupFor(labels: Record<string, string>): Metrics {
+    if (Object.keys(labels).length === 0) return this.metrics;
+    const key = seriesKey('', labels);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = this.metricsWith(labels);
+      this.groups.set(key, group);
+    }
+    return group;
   }
 
   /**
@@ -142,7 +151,7 @@ export class EmfExporter {
 
 /** The histograms exported as distributions (CloudWatch percentiles): batch duration and statement latency. */
 const DISTRIBUTIONS = new Set(['processor_batch_seconds', 'processor_statement_seconds']);
-export const DISTRIBUTION_SAMPLES = 100;
+const DISTRIBUTION_SAMPLES = 100;
 
 /**
  * A flush's observations from cumulative bucket deltas (`[le, count]`, seconds): one value per observation at its
