@@ -65,7 +65,7 @@ export async function topicEnds(
 }
 
 /** Poison as production meets it: cut records, a wrong magic byte, an unknown schema id. */
-function poison(random: SeededRandom, good: Buffer): Buffer {
+export function poison(random: SeededRandom, good: Buffer): Buffer {
   switch (random.int(3)) {
     case 0:
       return good.subarray(0, Math.max(6, good.length >> 1));

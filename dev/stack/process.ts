@@ -50,12 +50,17 @@ export function ownedPid(pidFile: string, marker: string): number | undefined {
   }
 }
 
-/** SIGTERM, wait up to `graceMs` for a clean shutdown, then SIGKILL. Removes the pid file. */
-export async function stopProcess(pid: number, pidFile: string, graceMs: number): Promise<'stopped' | 'killed'> {
+/** `signal` (SIGTERM: wait up to `graceMs` for a clean shutdown), then SIGKILL. Removes the pid file. */
+export async function stopProcess(
+  pid: number,
+  pidFile: string,
+  graceMs: number,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+): Promise<'stopped' | 'killed'> {
   const alive = () => isAlive(pid);
   let outcome: 'stopped' | 'killed' = 'stopped';
   try {
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, signal);
   } catch {
     // already gone
   }

@@ -123,7 +123,12 @@ export class WriteExecutor {
     });
   }
 
+  /** Runs the job, or rejects it with `StatementAbortedError` (taking no slot) when its batch was stopped. */
   private start(job: Job): void {
+    if (job.options.signal?.aborted) {
+      job.reject(new StatementAbortedError(job.statement.kind));
+      return;
+    }
     if (++this.active > this.peak) this.peak = this.active;
     const started = performance.now();
     this.session.execute(job.statement, job.params, job.options).then(
@@ -145,7 +150,7 @@ export class WriteExecutor {
     this.startNext();
   }
 
-  /** Starts queued jobs while slots are free (aborted ones are dropped without taking a slot). */
+  /** Starts queued jobs while slots are free (aborted ones are rejected without taking a slot). */
   private startNext(): void {
     while (this.active < this.maxInFlight && this.head < this.queue.length) {
       const next = this.queue[this.head] as Job;

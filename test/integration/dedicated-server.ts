@@ -18,6 +18,8 @@ export function dedicatedServer(
   endpoints: StackEndpoints;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown at all, as a crashed or OOM-killed node. */
+  kill(): Promise<void>;
 } {
   const port = (base: number) => String(base + offset);
   const config = loadStackConfig({
@@ -45,6 +47,10 @@ export function dedicatedServer(
     async stop() {
       const pid = ownedPid(server.pidFile, config.home);
       if (pid !== undefined) await stopProcess(pid, server.pidFile, server.stopGraceMs);
+    },
+    async kill() {
+      const pid = ownedPid(server.pidFile, config.home);
+      if (pid !== undefined) await stopProcess(pid, server.pidFile, 0, 'SIGKILL');
     },
   };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScyllaUnavailableError } from '../../../lib/scylla/errors';
-import { type ExecutorMetrics, WriteExecutor } from '../../../lib/scylla/executor';
+import { type ExecutorMetrics, StatementAbortedError, WriteExecutor } from '../../../lib/scylla/executor';
 import type { ScyllaSession } from '../../../lib/scylla/session';
 import { statement } from '../../../lib/scylla/statement';
 import { writeTimestamp } from '../../../lib/scylla/write-time';
@@ -179,5 +179,27 @@ describe('the write executor', () => {
       ['never'],
     );
     expect(rows.first()).toBeNull();
+  });
+
+  it('never starts a write of a stopped batch: queued and key-ordered writes reject as aborted, running ones finish', async () => {
+    const append = statement('appends.add', 'UPDATE appends SET items = items + ? WHERE k = ?', { idempotent: false });
+    const read = statement('appends.read', 'SELECT items FROM appends WHERE k = ?', { idempotent: true });
+    const { seen, metrics } = recorder();
+    const executor = new WriteExecutor(session, 1, metrics);
+    const stop = new AbortController();
+    const running = executor.execute(append, [[1], 'stopped'], { orderKey: 'stopped', signal: stop.signal });
+    const queued = executor.execute(append, [[2], 'queued'], { signal: stop.signal });
+    const keyed = executor.execute(append, [[3], 'stopped'], { orderKey: 'stopped', signal: stop.signal });
+    const other = executor.execute(append, [[4], 'other-batch'], {}); // another batch's write: not stopped
+    stop.abort();
+    const outcomes = await Promise.allSettled([running, queued, keyed, other]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    for (const o of outcomes.slice(1, 3))
+      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StatementAbortedError);
+    const items = async (k: string) => (await session.execute(read, [k])).first()?.get('items') ?? null;
+    expect([await items('stopped'), await items('queued'), await items('other-batch')]).toEqual([[1], null, [4]]);
+    expect(seen.succeeded.get('appends.add')).toHaveLength(2);
+    expect(seen.failed).toEqual([]); // an aborted write is not a failed statement
+    expect(executor.inFlight).toBe(0);
   });
 });
