@@ -9,10 +9,13 @@ import {
   ConfluentSchemaRegistry,
   compileRegistered,
   compileSchema,
+  GlueSchemaRegistry,
   parseConfluentRegistryConfig,
   type ReaderCompatibility,
+  type RegisteredSchema,
   readerCompatibility,
 } from '../lib/codec';
+import { lazy } from '../lib/lazy';
 import type { FunctionName } from './build';
 import { DEMO_TOPICS } from './demo/stream';
 import { loadStackConfig, stackEndpoints } from './stack/config';
@@ -24,9 +27,11 @@ import { loadStackConfig, stackEndpoints } from './stack/config';
  * exits 1 naming the field and types of any version that would not resolve.
  *
  * Topics: the demo's (`npm start`) by default, or an environment's (`--environment prod`: infra/environments);
- * `--subject navigation-enricher=<subject>` (repeatable) checks only the functions named, against those subjects.
- * Registry: SCHEMA_REGISTRY_URLS (SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or SCHEMA_REGISTRY_BEARER_TOKEN), else
- * the environment's `schemaRegistry.urls`, else the local stack's.
+ * `--subject navigation-enricher=<subject>` and `--glue-schema navigation-enricher=<schema>` (repeatable) check
+ * only what they name. Confluent-API registry: SCHEMA_REGISTRY_URLS (SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or
+ * SCHEMA_REGISTRY_BEARER_TOKEN), else the environment's `schemaRegistry.urls`, else the local stack's. AWS Glue
+ * Schema Registry: `--glue-registry <name>` or the environment's `glueRegistryArn`; each function's schema is named
+ * after its topic (the Glue serializer's default), through the AWS SDK's usual configuration (AWS_REGION...).
  */
 const READERS: Record<FunctionName, avro.Schema> = {
   'identity-linker': IDENTITY_READER,
@@ -36,31 +41,55 @@ const READERS: Record<FunctionName, avro.Schema> = {
 
 export interface VersionCheck extends ReaderCompatibility {
   version: number;
-  id: number;
+  /** The registry's id of the version: a number (Confluent) or a schema version UUID (Glue). */
+  id: number | string;
 }
+
+/** Where a function's writer versions come from: a Confluent subject, or a schema of a Glue registry. */
+export interface VersionSource {
+  functionName: FunctionName;
+  /** What the report names: `navigation-value`, or `glue:<registry>/<schema>`. */
+  label: string;
+  versions(): Promise<{ version: number; id: number | string; registered: RegisteredSchema }[]>;
+}
+
+export const confluentSubject = (
+  registry: ConfluentSchemaRegistry,
+  functionName: FunctionName,
+  subject: string,
+): VersionSource => ({ functionName, label: subject, versions: () => registry.subjectVersions(subject) });
+
+export const glueSchema = (
+  registry: GlueSchemaRegistry,
+  functionName: FunctionName,
+  registryName: string,
+  schemaName: string,
+): VersionSource => ({
+  functionName,
+  label: `glue:${registryName}/${schemaName}`,
+  versions: () => registry.schemaVersions(registryName, schemaName),
+});
 
 export interface SubjectCheck {
   functionName: FunctionName;
-  subject: string;
+  label: string;
   versions: VersionCheck[];
   /** Set when the subject has no versions or the registry refused it: nothing to read means nothing checked. */
   error?: string;
 }
 
-/** Each function's reader against every version of its subject. */
-export async function checkSubjects(
-  registry: ConfluentSchemaRegistry,
-  subjects: Record<FunctionName, string>,
-): Promise<SubjectCheck[]> {
+/** Each function's reader against every version of its sources. */
+export async function checkSources(sources: readonly VersionSource[]): Promise<SubjectCheck[]> {
   const checks: SubjectCheck[] = [];
-  for (const [functionName, subject] of Object.entries(subjects) as [FunctionName, string][]) {
+  for (const { functionName, label, versions } of sources) {
     const reader = compileSchema(READERS[functionName]);
     try {
-      const versions = await registry.subjectVersions(subject);
+      const registered = await versions();
+      if (registered.length === 0) throw new CodecError('CODEC_SCHEMA_NOT_FOUND', `${label} has no versions`);
       checks.push({
         functionName,
-        subject,
-        versions: versions.map(({ version, id, registered }) => {
+        label,
+        versions: registered.map(({ version, id, registered }) => {
           try {
             return { version, id, ...readerCompatibility(reader, compileRegistered(registered)) };
           } catch (error) {
@@ -71,7 +100,7 @@ export async function checkSubjects(
       });
     } catch (error) {
       if (!(error instanceof CodecError)) throw error; // unreachable registry: not a verdict on the schemas
-      checks.push({ functionName, subject, versions: [], error: error.message });
+      checks.push({ functionName, label, versions: [], error: error.message });
     }
   }
   return checks;
@@ -81,7 +110,7 @@ export async function checkSubjects(
 export function printReport(checks: SubjectCheck[], print: (line: string) => void): boolean {
   let ok = true;
   for (const check of checks) {
-    print(`${check.functionName} ← ${check.subject}`);
+    print(`${check.functionName} ← ${check.label}`);
     if (check.error) {
       ok = false;
       print(`  FAIL: ${check.error}`);
@@ -110,12 +139,27 @@ function registryFrom(env: NodeJS.ProcessEnv, fallbackUrls: string[]): Confluent
   );
 }
 
+/** `<function>=<name>` pairs of a repeated option. */
+function pairs(option: string, values: string[] | undefined): [FunctionName, string][] {
+  return (values ?? []).map((pair) => {
+    const [fn = '', name = ''] = pair.split(/=(.*)/s);
+    if (!(fn in READERS) || !name) throw new Error(`--${option} ${pair}: expected <function>=<name>`);
+    return [fn as FunctionName, name];
+  });
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { environment: { type: 'string' }, subject: { type: 'string', multiple: true } },
+    options: {
+      environment: { type: 'string' },
+      subject: { type: 'string', multiple: true },
+      'glue-registry': { type: 'string' },
+      'glue-schema': { type: 'string', multiple: true },
+    },
   });
   let topics: Record<FunctionName, string>;
   let urls: string[];
+  let glueRegistry = values['glue-registry'];
   if (values.environment) {
     const config = loadPipelineConfig(values.environment);
     topics = {
@@ -124,6 +168,8 @@ async function main(): Promise<number> {
       'segment-builder': config.functions['segment-builder'].topic,
     };
     urls = config.schemaRegistry.urls;
+    // arn:aws:glue:<region>:<account>:registry/<name>
+    glueRegistry ??= config.schemaRegistry.glueRegistryArn?.split('/').pop();
   } else {
     topics = {
       'identity-linker': DEMO_TOPICS.identity,
@@ -132,21 +178,30 @@ async function main(): Promise<number> {
     };
     urls = [stackEndpoints(loadStackConfig()).registryUrl];
   }
-  let subjects = Object.fromEntries(Object.entries(topics).map(([fn, topic]) => [fn, `${topic}-value`])) as Record<
-    FunctionName,
-    string
-  >;
-  if (values.subject?.length) {
-    // Only the named functions, each against the given subject (a topic not yet deployed, a staging subject).
-    const chosen: Partial<Record<FunctionName, string>> = {};
-    for (const pair of values.subject) {
-      const [fn = '', subject = ''] = pair.split(/=(.*)/s);
-      if (!(fn in READERS) || !subject) throw new Error(`--subject ${pair}: expected <function>=<subject>`);
-      chosen[fn as FunctionName] = subject;
+  const named = [...pairs('subject', values.subject), ...pairs('glue-schema', values['glue-schema'])];
+  const sources: VersionSource[] = [];
+  const confluent = urls.length > 0 || process.env.SCHEMA_REGISTRY_URLS ? registryFrom(process.env, urls) : undefined;
+  const glue = glueRegistry
+    ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
+    : undefined;
+  if (named.length > 0) {
+    // Only what is named: a topic not yet deployed, a staging subject.
+    for (const [fn, subject] of pairs('subject', values.subject)) {
+      if (!confluent) throw new Error('--subject needs a Confluent-API registry (SCHEMA_REGISTRY_URLS)');
+      sources.push(confluentSubject(confluent, fn, subject));
     }
-    subjects = chosen as Record<FunctionName, string>;
+    for (const [fn, schema] of pairs('glue-schema', values['glue-schema'])) {
+      if (!glue || !glueRegistry) throw new Error('--glue-schema needs --glue-registry');
+      sources.push(glueSchema(glue, fn, glueRegistry, schema));
+    }
+  } else {
+    for (const [fn, topic] of Object.entries(topics) as [FunctionName, string][]) {
+      if (confluent) sources.push(confluentSubject(confluent, fn, `${topic}-value`));
+      // The AWS Glue Schema Registry serializer names a topic's schema after the topic by default.
+      if (glue && glueRegistry) sources.push(glueSchema(glue, fn, glueRegistry, topic));
+    }
   }
-  const checks = await checkSubjects(registryFrom(process.env, urls), subjects);
+  const checks = await checkSources(sources);
   const ok = printReport(checks, (line) => console.log(line));
   console.log(ok ? 'every registered version resolves' : 'some registered versions would be poison');
   return ok ? 0 : 1;

@@ -7,8 +7,7 @@ import {
   SchemaCache,
   SchemaRegistries,
 } from '../codec';
-import { type Env, flag, integer, list, oneOf, optionalString, requireString } from '../config';
-import { ConfigError } from '../errors';
+import { type Env, flag, integer, oneOf, optionalString, requireString } from '../config';
 import { lazy } from '../lazy';
 import { MetricsPublisher, parseMetricsConfig } from '../metrics';
 import { parseScyllaConfig } from '../scylla/config';
@@ -16,11 +15,8 @@ import { CredentialsSource } from '../scylla/credentials';
 import { WriteExecutor } from '../scylla/executor';
 import { ScyllaSession } from '../scylla/session';
 import { type DeadLetterSink, ScyllaDeadLetterSink, SqsDeadLetterSink } from './dead-letters';
-import { KafkaDeadLetterSink, type KafkaSaslConfig } from './kafka-dead-letters';
+import { KafkaDeadLetterSink, parseKafkaDeadLetterConfig } from './kafka-dead-letters';
 import { createProcessor, type ProcessorDefinition } from './processor';
-
-/** How the Kafka dead-letter sink authenticates (DEAD_LETTER_KAFKA_AUTH). */
-const KAFKA_AUTH = ['none', 'msk-iam', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const;
 
 /**
  * The composition point of a function: reads and validates its whole configuration once (cold start), builds the
@@ -29,9 +25,8 @@ const KAFKA_AUTH = ['none', 'msk-iam', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'
  * Besides SCYLLA_* (lib/scylla/config) and METRICS_* (lib/metrics/publisher): SCHEMA_REGISTRY_URLS (comma
  * separated; SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or SCHEMA_REGISTRY_BEARER_TOKEN), SCHEMA_REGISTRY_GLUE=on
  * (AWS Glue Schema Registry for Glue-framed records), REPORT_BATCH_ITEM_FAILURES (on), DEADLINE_MARGIN_MS (5000),
- * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL; kafka: DEAD_LETTER_TOPIC on
- * DEAD_LETTER_KAFKA_BROKERS, DEAD_LETTER_KAFKA_TLS (on), DEAD_LETTER_KAFKA_AUTH none | msk-iam | SCRAM-SHA-512 |
- * SCRAM-SHA-256 | PLAIN with DEAD_LETTER_KAFKA_SECRET_ID holding {"username","password"}). Switches take
+ * DEAD_LETTER_SINK (scylla: the dead_letters table; sqs: DEAD_LETTER_QUEUE_URL; kafka: a topic, see
+ * `parseKafkaDeadLetterConfig`). Switches take
  * true/false, on/off, yes/no or 1/0 (`flag` in lib/config).
  */
 export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
@@ -61,33 +56,9 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
         lazy(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({})),
       );
       break;
-    case 'kafka': {
-      const mechanism = oneOf(env, 'DEAD_LETTER_KAFKA_AUTH', KAFKA_AUTH, 'none');
-      let sasl: KafkaSaslConfig = { mechanism: 'none' };
-      if (mechanism === 'msk-iam') sasl = { mechanism, region: requireString(env, 'AWS_REGION') };
-      else if (mechanism !== 'none') {
-        const source = new CredentialsSource(
-          { source: 'secrets-manager', secretId: requireString(env, 'DEAD_LETTER_KAFKA_SECRET_ID') },
-          secrets,
-        );
-        sasl = {
-          mechanism,
-          credentials: async () => {
-            const credentials = await source.get();
-            if (!credentials) throw new ConfigError('DEAD_LETTER_KAFKA_SECRET_ID', 'holds no username and password');
-            return credentials;
-          },
-        };
-      }
-      deadLetters = new KafkaDeadLetterSink({
-        brokers: list(env, 'DEAD_LETTER_KAFKA_BROKERS'),
-        topic: requireString(env, 'DEAD_LETTER_TOPIC'),
-        tls: flag(env, 'DEAD_LETTER_KAFKA_TLS', true),
-        sasl,
-        timeoutMs: integer(env, 'DEAD_LETTER_KAFKA_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
-      });
+    case 'kafka':
+      deadLetters = new KafkaDeadLetterSink(parseKafkaDeadLetterConfig(env, secrets));
       break;
-    }
     default:
       deadLetters = new ScyllaDeadLetterSink(executor);
   }

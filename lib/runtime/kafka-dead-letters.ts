@@ -1,5 +1,7 @@
 import type { Producer } from '@platformatic/kafka';
-import { AppError } from '../errors';
+import { type Env, flag, integer, list, oneOf, requireString } from '../config';
+import { AppError, ConfigError } from '../errors';
+import { CredentialsSource, type SecretsClient } from '../scylla/credentials';
 import type { DeadLetter, DeadLetterSink } from './dead-letters';
 
 export type KafkaSaslConfig =
@@ -18,6 +20,62 @@ export interface KafkaDeadLetterConfig {
   sasl: KafkaSaslConfig;
   /** Per produce request. */
   timeoutMs: number;
+}
+
+/** How the Kafka dead-letter sink authenticates (DEAD_LETTER_KAFKA_AUTH). */
+const KAFKA_AUTH = ['none', 'msk-iam', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const;
+
+/**
+ * DEAD_LETTER_TOPIC on DEAD_LETTER_KAFKA_BROKERS, DEAD_LETTER_KAFKA_TLS (on), DEAD_LETTER_KAFKA_AUTH none | msk-iam |
+ * SCRAM-SHA-512 | SCRAM-SHA-256 | PLAIN with DEAD_LETTER_KAFKA_SECRET_ID holding {"username","password"},
+ * DEAD_LETTER_KAFKA_TIMEOUT_MS (10000): read by the functions and by `npm run dlq`.
+ */
+export function parseKafkaDeadLetterConfig(env: Env, secrets?: SecretsClient): KafkaDeadLetterConfig {
+  const mechanism = oneOf(env, 'DEAD_LETTER_KAFKA_AUTH', KAFKA_AUTH, 'none');
+  let sasl: KafkaSaslConfig = { mechanism: 'none' };
+  if (mechanism === 'msk-iam') sasl = { mechanism, region: requireString(env, 'AWS_REGION') };
+  else if (mechanism !== 'none') {
+    const source = new CredentialsSource(
+      { source: 'secrets-manager', secretId: requireString(env, 'DEAD_LETTER_KAFKA_SECRET_ID') },
+      secrets,
+    );
+    sasl = {
+      mechanism,
+      credentials: async () => {
+        const credentials = await source.get();
+        if (!credentials) throw new ConfigError('DEAD_LETTER_KAFKA_SECRET_ID', 'holds no username and password');
+        return credentials;
+      },
+    };
+  }
+  return {
+    brokers: list(env, 'DEAD_LETTER_KAFKA_BROKERS'),
+    topic: requireString(env, 'DEAD_LETTER_TOPIC'),
+    tls: flag(env, 'DEAD_LETTER_KAFKA_TLS', true),
+    sasl,
+    timeoutMs: integer(env, 'DEAD_LETTER_KAFKA_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+  };
+}
+
+/** The @platformatic/kafka client options (brokers, TLS, SASL) for the dead-letter topic's cluster. */
+export async function kafkaConnectionOptions(config: KafkaDeadLetterConfig) {
+  const { brokers, tls, sasl } = config;
+  const base = { bootstrapBrokers: brokers, ...(tls ? { tls: {} } : {}) };
+  if (sasl.mechanism === 'none') return base;
+  if (sasl.mechanism === 'msk-iam') {
+    const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+    const region = sasl.region;
+    return {
+      ...base,
+      sasl: {
+        mechanism: 'OAUTHBEARER' as const,
+        // A fresh token per authentication: they expire after 15 minutes, connections outlive that.
+        token: async () => (await generateAuthToken({ region })).token,
+      },
+    };
+  }
+  const { username, password } = await sasl.credentials();
+  return { ...base, sasl: { mechanism: sasl.mechanism, username, password } };
 }
 
 /** Header names: the dead letter's metadata travels with the untouched key and value bytes. */
@@ -98,32 +156,11 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   private async connect(): Promise<Producer> {
     const { Producer } = await import('@platformatic/kafka');
-    const { brokers, tls, timeoutMs } = this.config;
     return new Producer({
       clientId: 'dead-letters',
-      bootstrapBrokers: brokers,
       acks: -1,
-      timeout: timeoutMs,
-      ...(tls ? { tls: {} } : {}),
-      ...(await this.sasl()),
+      timeout: this.config.timeoutMs,
+      ...(await kafkaConnectionOptions(this.config)),
     });
-  }
-
-  private async sasl() {
-    const sasl = this.config.sasl;
-    if (sasl.mechanism === 'none') return {};
-    if (sasl.mechanism === 'msk-iam') {
-      const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
-      const region = sasl.region;
-      return {
-        sasl: {
-          mechanism: 'OAUTHBEARER' as const,
-          // A fresh token per authentication: they expire after 15 minutes, connections outlive that.
-          token: async () => (await generateAuthToken({ region })).token,
-        },
-      };
-    }
-    const { username, password } = await sasl.credentials();
-    return { sasl: { mechanism: sasl.mechanism, username, password } };
   }
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Consumer } from '@platformatic/kafka';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Admin, Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { ensureTopics } from '../../../dev/demo/stream';
@@ -19,13 +20,14 @@ import { statement } from '../../../lib/scylla/statement';
 import { dedicatedServer } from '../dedicated-server';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
-import { functionEnvironment } from './environment';
+import { AWS_ENVIRONMENT, functionEnvironment } from './environment';
 
 /**
- * Dead-letter redrive (`npm run dlq`) end to end: records framed with a schema id the registry does not have yet
- * are dead-lettered (CODEC_SCHEMA_NOT_FOUND); the schema is registered late; `replay` runs them through the
- * function's own bundle and exactly those rows appear, the entries marked with the run. A record whose body is cut
- * fails again, now for what it really is (CODEC_TRUNCATED), and stays unmarked. A second replay changes nothing.
+ * Dead-letter redrive (`npm run dlq`) end to end, for each sink: records framed with a schema id the registry does
+ * not have yet are dead-lettered (CODEC_SCHEMA_NOT_FOUND); the schema is registered late; `replay` runs them through
+ * the function's own bundle and exactly those rows appear, the entries marked with the run (a queue deletes them).
+ * A record whose body is cut fails again, now for what it really is (CODEC_TRUNCATED), and stays with that reason.
+ * A second replay changes nothing.
  */
 const registryServer = dedicatedServer('schema-registry', 2); // empty: the first schema registered gets id 1
 const LATE_ID = 1;
@@ -35,9 +37,19 @@ let keyspace = '';
 let env: Record<string, string> = {};
 const expected = new Set<string>();
 const TRUNCATED_OFFSET = 20;
+let records: KafkaRecord[] = [];
 
-async function rows(cql: string) {
-  const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }));
+const awsEnv = AWS_ENVIRONMENT;
+// The function's SQS client is built from its environment, as in Lambda (this test file runs in its own process).
+Object.assign(process.env, awsEnv);
+/** The other sinks: each with its own keyspace for the rows its replay writes. */
+const sinks = {
+  sqs: { keyspace: '', env: {} as Record<string, string> },
+  kafka: { keyspace: '', env: {} as Record<string, string> },
+};
+
+async function rows(cql: string, ks = keyspace) {
+  const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: ks }));
   try {
     return (await session.execute(statement('test.read', cql, { idempotent: true }), [])).rows;
   } finally {
@@ -46,9 +58,13 @@ async function rows(cql: string) {
 }
 
 async function dlq(...args: string[]): Promise<{ code: number; stdout: string }> {
-  return promisify(execFile)('npx', ['tsx', 'dev/dlq.ts', ...args], {
+  return dlqWith(env, ...args);
+}
+
+async function dlqWith(target: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }> {
+  return promisify(execFile)('npx', ['tsx', 'dev/dlq/cli.ts', ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...target },
   }).then(
     ({ stdout }) => ({ code: 0, stdout }),
     (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
@@ -61,7 +77,7 @@ beforeAll(async () => {
   env = functionEnvironment(keyspace, { SCHEMA_REGISTRY_URLS: registryServer.endpoints.registryUrl });
   const type = compileSchema(NAVIGATION_V1);
   const generator = navigationEvents({ seed: 41, cookies: 8, startTime: t0 });
-  const records: KafkaRecord[] = Array.from({ length: 21 }, (_, offset) => {
+  records = Array.from({ length: 21 }, (_, offset): KafkaRecord => {
     const n = generator.next().value as Navigation;
     const body = type.toBuffer(n);
     if (offset === TRUNCATED_OFFSET) {
@@ -86,7 +102,40 @@ beforeAll(async () => {
   });
   const handler = composeProcessor(navigationEnricher({ ttlSeconds: 3600 }), NAVIGATION_READER, env);
   expect(await handler(buildMskEvent(records, { bootstrapServers: 'test' }))).toEqual({ batchItemFailures: [] });
+
+  // The same records dead-lettered into a queue and into a topic, before the schema is registered.
+  const queueUrl = (
+    await new SQSClient({ region: awsEnv.AWS_REGION, endpoint: endpoints.awsEndpoint }).send(
+      new CreateQueueCommand({ QueueName: uniqueName('dlq-redrive') }),
+    )
+  ).QueueUrl as string;
+  const topic = uniqueName('dlq-redrive');
+  const admin = new Admin({ clientId: 'dlq-test-admin', bootstrapBrokers: [endpoints.kafkaBootstrap] });
+  await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
+  await admin.close();
+  sinks.sqs.env = { ...awsEnv, DEAD_LETTER_SINK: 'sqs', DEAD_LETTER_QUEUE_URL: queueUrl };
+  sinks.kafka.env = {
+    DEAD_LETTER_SINK: 'kafka',
+    DEAD_LETTER_TOPIC: topic,
+    DEAD_LETTER_KAFKA_BROKERS: endpoints.kafkaBootstrap,
+    DEAD_LETTER_KAFKA_TLS: 'off',
+  };
+  for (const sink of Object.values(sinks)) {
+    sink.keyspace = await freshKeyspace();
+    sink.env = { ...env, SCYLLA_KEYSPACE: sink.keyspace, ...sink.env };
+    const viaSink = composeProcessor(navigationEnricher({ ttlSeconds: 3600 }), NAVIGATION_READER, sink.env);
+    expect(await viaSink(buildMskEvent(records, { bootstrapServers: 'test' }))).toEqual({ batchItemFailures: [] });
+  }
 }, 180_000);
+
+/** Registers the late schema (again: the registry answers the same id). */
+async function registerLate() {
+  const registered = await new ConfluentSchemaRegistry({ urls: [registryServer.endpoints.registryUrl] }).register(
+    'navigation-value',
+    JSON.stringify(NAVIGATION_V1),
+  );
+  expect(registered).toBe(LATE_ID);
+}
 
 afterAll(() => registryServer.stop(), 60_000);
 
@@ -100,11 +149,7 @@ describe('npm run dlq', () => {
   }, 60_000);
 
   it('replays them after the schema is registered: exactly their rows, entries marked, the cut one failed again', async () => {
-    const registered = await new ConfluentSchemaRegistry({ urls: [registryServer.endpoints.registryUrl] }).register(
-      'navigation-value',
-      JSON.stringify(NAVIGATION_V1),
-    );
-    expect(registered).toBe(LATE_ID);
+    await registerLate();
 
     const first = await dlq('replay', '--function', 'navigation-enricher', '--since', day, '--until', day);
     expect(first.stdout).toContain('replayed 20, failed again 1, left for a later replay 0, already replayed 0');
@@ -185,4 +230,43 @@ describe('npm run dlq -- replay --to-topic', () => {
       expect.stringMatching(/^to-topic-/),
     ]);
   }, 120_000);
+});
+
+describe.each([
+  { sink: 'sqs' as const, secondSkipped: 0, after: ['CODEC_TRUNCATED\t1\t0'], total: 1 },
+  {
+    sink: 'kafka' as const,
+    secondSkipped: 20,
+    after: ['CODEC_SCHEMA_NOT_FOUND\t20\t20', 'CODEC_TRUNCATED\t1\t0'],
+    total: 21,
+  },
+])('npm run dlq with DEAD_LETTER_SINK=$sink', ({ sink, secondSkipped, after, total }) => {
+  const args = ['--function', 'navigation-enricher', '--since', day, '--until', day];
+  it('lists, replays exactly the records that now decode, keeps the one that fails again with its new reason, and replays nothing twice', async () => {
+    const target = sinks[sink];
+    const listed = await dlqWith(target.env, 'list', ...args);
+    expect(listed.stdout).toContain(`navigation-enricher\t${day}\tCODEC_SCHEMA_NOT_FOUND\t21\t0`);
+    await registerLate();
+
+    const first = await dlqWith(target.env, 'replay', ...args);
+    expect(first.stdout).toContain('replayed 20, failed again 1, left for a later replay 0, already replayed 0');
+    expect(first.stdout).toMatch(/failed again: \S+ CODEC_TRUNCATED/);
+    expect(first.code).toBe(1);
+    const stored = await rows('SELECT event_id FROM navigations_by_user', target.keyspace);
+    expect(new Set(stored.map((r) => String(r.get('event_id'))))).toEqual(expected);
+
+    const second = await dlqWith(target.env, 'replay', ...args);
+    expect(second.stdout).toContain(
+      `replayed 0, failed again 1, left for a later replay 0, already replayed ${secondSkipped}`,
+    );
+    expect((await rows('SELECT event_id FROM navigations_by_user', target.keyspace)).length).toBe(expected.size);
+
+    const now = await dlqWith(target.env, 'list', '--ids', ...args);
+    for (const line of after) expect(now.stdout).toContain(`navigation-enricher\t${day}\t${line}`);
+    expect(now.stdout).toContain(`${total} dead letters`);
+    const truncated = /^(\S+)\tCODEC_TRUNCATED$/m.exec(now.stdout)?.[1] as string;
+    const shown = await dlqWith(target.env, 'show', truncated);
+    expect(shown.stdout).toContain(`record navigation/1/${TRUNCATED_OFFSET}`);
+    expect(shown.stdout).toMatch(/decoded: no, CODEC_TRUNCATED/);
+  }, 240_000);
 });

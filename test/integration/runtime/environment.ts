@@ -13,6 +13,14 @@ export function functionEnvironment(keyspace: string, overrides: Record<string, 
   };
 }
 
+/** What a function's AWS SDK clients read in Lambda, pointing at the local stack's moto (SQS). */
+export const AWS_ENVIRONMENT = {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_ENDPOINT_URL_SQS: endpoints.awsEndpoint,
+};
+
 /**
  * Two records identity-linker must dead-letter, at offsets 40 and 41 of `identity-3`: an unknown magic byte
  * (CODEC_UNKNOWN_MAGIC) and a tombstone without a key (RECORD_INVALID).

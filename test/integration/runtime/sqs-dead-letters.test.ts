@@ -6,15 +6,10 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import type { DeadLetter } from '../../../lib/runtime/dead-letters';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
-import { functionEnvironment, IDENTITY_POISON } from './environment';
+import { AWS_ENVIRONMENT, functionEnvironment, IDENTITY_POISON } from './environment';
 
 /** The SQS dead-letter option, against SQS served by moto through the AWS SDK. */
-const awsEnv = {
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-  AWS_ENDPOINT_URL_SQS: endpoints.awsEndpoint,
-};
+const awsEnv = AWS_ENVIRONMENT;
 // The function's SQS client is built from its environment, as in Lambda (this test file runs in its own process).
 Object.assign(process.env, awsEnv);
 const sqs = new SQSClient({ region: awsEnv.AWS_REGION, endpoint: endpoints.awsEndpoint });

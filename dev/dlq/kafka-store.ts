@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Consumer, type Message, Producer } from '@platformatic/kafka';
+import {
+  DEAD_LETTER_HEADERS,
+  type KafkaDeadLetterConfig,
+  kafkaConnectionOptions,
+} from '../../lib/runtime/kafka-dead-letters';
+import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, originOf, utcDay } from './store';
+
+/** The headers of a replay mark: a record of the dead-letter topic that settles an earlier one. */
+export const REPLAY_MARK_HEADERS = {
+  /** `replayed` or `superseded` (failed again: the function's newer dead letter stands for the record). */
+  mark: 'dlq.replay.mark',
+  /** `<partition>/<offset>` of the settled dead letter in this topic. */
+  of: 'dlq.replay.of',
+  run: 'dlq.replay.run',
+  at: 'dlq.replay.at',
+} as const;
+
+const READ_IDLE_MS = 30_000;
+
+/**
+ * A Kafka dead-letter topic (`DEAD_LETTER_SINK=kafka`): each dead letter is the record's own key and value with
+ * `dlq.*` headers (lib/runtime/kafka-dead-letters). A topic is append-only, so a replay marks an entry by appending
+ * a mark (no key, no value, `dlq.replay.*` headers naming the entry's partition and offset): the topic stays the
+ * whole history, and every reader of it can tell what was replayed, when and by which run. An entry that failed
+ * again is marked `superseded`: the function appended its new dead letter, with the new reason, which stays live.
+ * Read from the topic's start to its end at the time of reading, with a consumer group of its own that never
+ * commits.
+ */
+export class KafkaDeadLetterStore implements DeadLetterStore {
+  readonly description: string;
+  /** Per partition of the dead-letter topic: the end read so far. */
+  private ends: bigint[] | undefined;
+  private readonly connection: Promise<Awaited<ReturnType<typeof kafkaConnectionOptions>>>;
+  private producer: Producer | undefined;
+
+  constructor(private readonly config: KafkaDeadLetterConfig) {
+    this.description = `topic ${config.topic} on ${config.brokers.join(',')}`;
+    this.connection = kafkaConnectionOptions(config);
+  }
+
+  async select(filter: DeadLetterFilter): Promise<DeadLetterEntry[]> {
+    return (await this.readAll()).filter((e) => matches(e, filter));
+  }
+
+  async find(id: string): Promise<DeadLetterEntry | undefined> {
+    return (await this.readAll()).find((e) => e.id === id);
+  }
+
+  async failedAgain(entries: readonly DeadLetterEntry[]): Promise<Map<string, string>> {
+    const byOrigin = new Map<string, DeadLetterEntry[]>();
+    for (const e of entries) byOrigin.set(originOf(e), [...(byOrigin.get(originOf(e)) ?? []), e]);
+    const again = new Map<string, string>();
+    const from = this.ends as bigint[];
+    const { messages, ends } = await this.read(from);
+    this.ends = ends;
+    for (const m of messages) {
+      const letter = letterOf(this.config.topic, m);
+      if (!letter) continue;
+      for (const e of byOrigin.get(originOf(letter)) ?? []) again.set(e.id, letter.reason);
+    }
+    return again;
+  }
+
+  async settle(replayed: readonly DeadLetterEntry[], superseded: readonly DeadLetterEntry[], run: string) {
+    if (replayed.length + superseded.length === 0) return;
+    this.producer ??= new Producer({ clientId: 'dlq-marks', acks: -1, ...(await this.connection) });
+    const at = new Date().toISOString();
+    const mark = (kind: 'replayed' | 'superseded') => (e: DeadLetterEntry) => {
+      const [, partition, offset] = e.id.split('/').slice(-3);
+      return {
+        topic: this.config.topic,
+        headers: new Map(
+          [
+            [REPLAY_MARK_HEADERS.mark, kind],
+            [REPLAY_MARK_HEADERS.of, `${partition}/${offset}`],
+            [REPLAY_MARK_HEADERS.run, run],
+            [REPLAY_MARK_HEADERS.at, at],
+          ].map(([name, value]) => [Buffer.from(name as string), Buffer.from(value as string)]),
+        ),
+      };
+    };
+    await this.producer.send({ messages: [...replayed.map(mark('replayed')), ...superseded.map(mark('superseded'))] });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.close();
+  }
+
+  /** Every live dead letter of the topic (superseded ones are history), with its replay mark if it has one. */
+  private async readAll(): Promise<DeadLetterEntry[]> {
+    const { messages, ends } = await this.read(undefined);
+    this.ends = ends;
+    const letters = new Map<string, DeadLetterEntry>();
+    const marks = new Map<string, { kind: string; run: string; at: string }>();
+    for (const m of messages) {
+      const headers = headersOf(m);
+      const of = headers[REPLAY_MARK_HEADERS.of];
+      if (of !== undefined) {
+        marks.set(`${this.config.topic}/${of}`, {
+          kind: headers[REPLAY_MARK_HEADERS.mark] ?? '',
+          run: headers[REPLAY_MARK_HEADERS.run] ?? '',
+          at: headers[REPLAY_MARK_HEADERS.at] ?? '',
+        });
+        continue;
+      }
+      const letter = letterOf(this.config.topic, m);
+      if (letter) letters.set(letter.id, letter);
+    }
+    const out: DeadLetterEntry[] = [];
+    for (const letter of letters.values()) {
+      const mark = marks.get(letter.id);
+      if (mark?.kind === 'superseded') continue;
+      if (mark) Object.assign(letter, { replayedAt: new Date(mark.at), replayedBy: mark.run });
+      out.push(letter);
+    }
+    return out;
+  }
+
+  /**
+   * The topic's records from `from` (its start when undefined) to its end now. A consumer of its own: a group id
+   * used once, never committing.
+   */
+  private async read(from: bigint[] | undefined): Promise<{ messages: Message[]; ends: bigint[] }> {
+    const topic = this.config.topic;
+    const consumer = new Consumer({
+      clientId: 'dlq-reader',
+      groupId: `dlq-reader-${randomUUID()}`,
+      ...(await this.connection),
+    });
+    try {
+      const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+      const starts = from ?? (await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic) ?? [];
+      const next = ends.map((end, partition) => {
+        const start = starts[partition] ?? 0n;
+        return start < end ? start : end;
+      });
+      const messages: Message[] = [];
+      if (next.every((offset, partition) => offset >= (ends[partition] as bigint))) return { messages, ends };
+      const stream = await consumer.consume({
+        topics: [topic],
+        mode: 'manual',
+        offsets: next.map((offset, partition) => ({ topic, partition, offset })),
+        autocommit: false,
+        maxWaitTime: 200,
+      });
+      let lastProgress = Date.now();
+      const watchdog = (async () => {
+        while (Date.now() - lastProgress < READ_IDLE_MS) await sleep(500);
+        await stream.close();
+      })();
+      try {
+        for await (const m of stream) {
+          lastProgress = Date.now();
+          const partition = m.partition as number;
+          if (m.offset < (ends[partition] as bigint)) messages.push(m);
+          if (m.offset + 1n > (next[partition] as bigint)) next[partition] = m.offset + 1n;
+          if (next.every((offset, p) => offset >= (ends[p] as bigint))) break;
+        }
+      } finally {
+        lastProgress = 0;
+        await stream.close();
+        await watchdog;
+      }
+      if (!next.every((offset, p) => offset >= (ends[p] as bigint)))
+        throw new Error(`${topic}: no record arrived for ${READ_IDLE_MS / 1000} s before its end`);
+      return { messages, ends };
+    } finally {
+      await consumer.close(true);
+    }
+  }
+}
+
+function headersOf(m: Message): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of m.headers) out[name.toString()] = value.toString();
+  return out;
+}
+
+/** A dead letter the sink produced (a record with the `dlq.*` headers), or undefined for anything else. */
+function letterOf(topic: string, m: Message): DeadLetterEntry | undefined {
+  const h = headersOf(m);
+  const functionName = h[DEAD_LETTER_HEADERS.function];
+  if (functionName === undefined) return undefined;
+  const timestamp = Number(h[DEAD_LETTER_HEADERS.timestamp] ?? m.timestamp);
+  return {
+    id: `${topic}/${m.partition}/${m.offset}`,
+    functionName,
+    topic: h[DEAD_LETTER_HEADERS.topic] ?? '',
+    partition: Number(h[DEAD_LETTER_HEADERS.partition]),
+    offset: Number(h[DEAD_LETTER_HEADERS.offset]),
+    reason: h[DEAD_LETTER_HEADERS.reason] ?? '',
+    message: h[DEAD_LETTER_HEADERS.message] ?? '',
+    key: m.key && m.key.length > 0 ? m.key : null,
+    value: m.value && m.value.length > 0 ? m.value : null,
+    recordTimestamp: new Date(timestamp),
+    day: utcDay(timestamp),
+    replayedAt: null,
+    replayedBy: null,
+  };
+}
