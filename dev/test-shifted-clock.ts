@@ -21,10 +21,6 @@ const EXCLUDED: Record<string, string> = {
   // ("400 out of bounds"), as any exporter whose clock is that wrong would be.
   'test/integration/metrics/**': 'remote write: Prometheus refuses samples stamped behind its clock',
   'test/integration/stack/smoke.test.ts': 'pushes a sample stamped now to Prometheus (as above)',
-  // These start a CQL server of their own from the test process: it would inherit libfaketime (LD_PRELOAD) and the
-  // shifted clock; under it the JVM did not come up in 120 s.
-  'test/integration/runtime/cql-outage.test.ts': 'starts its own CQL server (would run on the shifted clock)',
-  'test/integration/scylla/restart.test.ts': 'starts its own CQL server (would run on the shifted clock)',
 };
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flag } from '../../lib/config';
 import { StackError } from './errors';
 
 /** Where the local stack keeps its artifacts, data and logs, and the loopback ports it listens on. */
@@ -11,7 +12,8 @@ export interface StackConfig {
   /** Per-server config, data, logs and pid files. */
   runDir: string;
   kafka: { port: number; controllerPort: number };
-  cql: { port: number; storagePort: number; commitlogSync: 'periodic' | 'batch' };
+  /** `tls`: client encryption on (STACK_CQL_TLS), with a CA and node certificate made at setup (dev/stack/tls.ts). */
+  cql: { port: number; storagePort: number; commitlogSync: 'periodic' | 'batch'; tls: boolean };
   registry: { port: number };
   prometheus: { port: number };
   /** moto's server: AWS APIs (Secrets Manager, Glue Schema Registry) where no AWS account is. */
@@ -25,6 +27,8 @@ export interface StackEndpoints {
   /** Cassandra 5 needs a DC name for the driver's load-balancing policy; SimpleSnitch names it this. */
   cqlLocalDataCenter: string;
   cqlCredentials: { username: string; password: string };
+  /** The CA a client must trust when the CQL server encrypts (STACK_CQL_TLS=on); undefined otherwise. */
+  cqlTlsCaFile: string | undefined;
   registryUrl: string;
   prometheusUrl: string;
   /** Endpoint for AWS SDK clients (any region, any credentials). */
@@ -64,6 +68,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       port: port(env, 'STACK_CQL_PORT', 9042),
       storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000),
       commitlogSync: commitlogSync(env.STACK_CQL_COMMITLOG_SYNC),
+      tls: flag(env, 'STACK_CQL_TLS', false),
     },
     registry: { port: port(env, 'STACK_REGISTRY_PORT', 8081) },
     prometheus: { port: port(env, 'STACK_PROMETHEUS_PORT', 9090) },
@@ -87,12 +92,16 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   return config;
 }
 
+/** Where the CQL server's CA, node key and store password are made (kept across `down`/`up`, gone with `clean`). */
+export const cqlTlsDir = (config: StackConfig) => path.join(config.runDir, 'cql', 'tls');
+
 export function stackEndpoints(config: StackConfig): StackEndpoints {
   return {
     kafkaBootstrap: `127.0.0.1:${config.kafka.port}`,
     cqlContactPoint: `127.0.0.1:${config.cql.port}`,
     cqlLocalDataCenter: 'datacenter1',
     cqlCredentials: { username: 'cassandra', password: 'cassandra' },
+    cqlTlsCaFile: config.cql.tls ? path.join(cqlTlsDir(config), 'ca.pem') : undefined,
     registryUrl: `http://127.0.0.1:${config.registry.port}`,
     prometheusUrl: `http://127.0.0.1:${config.prometheus.port}`,
     awsEndpoint: `http://127.0.0.1:${config.aws.port}`,
@@ -108,5 +117,6 @@ export function localScyllaEnvironment(endpoints: StackEndpoints, keyspace: stri
     SCYLLA_USERNAME: endpoints.cqlCredentials.username,
     SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
     SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+    ...(endpoints.cqlTlsCaFile ? { SCYLLA_TLS: 'on', SCYLLA_TLS_CA_FILE: endpoints.cqlTlsCaFile } : {}),
   };
 }

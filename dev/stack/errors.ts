@@ -7,7 +7,8 @@ export type StackErrorCode =
   | 'STACK_PORT_TAKEN'
   | 'STACK_BOOT_FAILED'
   | 'STACK_BOOT_TIMEOUT'
-  | 'STACK_STOP_FAILED';
+  | 'STACK_STOP_FAILED'
+  | 'STACK_TLS_SETUP_FAILED';
 
 /** A local-stack failure: one clear cause, and the log file to read when there is one. */
 export class StackError extends AppError {

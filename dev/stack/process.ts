@@ -18,12 +18,22 @@ export interface Launch {
   pidFile: string;
 }
 
+/**
+ * The servers' environment: this process's, without libfaketime. `npm run test:shifted-clock` moves the test
+ * process's clock, never the servers' (under it, the JVM of a CQL server a test starts did not come up in 120 s).
+ */
+function serverEnvironment(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const name of Object.keys(env)) if (name === 'LD_PRELOAD' || name.startsWith('FAKETIME')) delete env[name];
+  return env;
+}
+
 export function launchDetached(launch: Launch): number {
   const out = openSync(launch.logFile, 'a');
   try {
     const child = spawn(launch.command, launch.args, {
       cwd: launch.cwd,
-      env: { ...process.env, ...launch.env },
+      env: serverEnvironment(launch.env),
       detached: true,
       stdio: ['ignore', out, out],
     });

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import cassandra from 'cassandra-driver';
 import { debianBinary, findJava, goBinary, mavenClasspath, pythonTools } from './artifacts';
-import { REPO_ROOT, type StackConfig, stackEndpoints } from './config';
+import { cqlTlsDir, REPO_ROOT, type StackConfig, stackEndpoints } from './config';
 import { StackError } from './errors';
 import { launchDetached } from './process';
+import { cqlCertificates, keytoolPath } from './tls';
 
 /** One server of the local stack: how to get it, start it, and tell that it serves. */
 export interface ServerSpec {
@@ -202,7 +203,30 @@ function cql(config: StackConfig): ServerSpec {
         config.cql.commitlogSync === 'batch'
           ? 'commitlog_sync: batch'
           : 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms';
-      writeFileSync(yaml, render('cassandra.yaml', { ...config.cql, commitlogSync, dataDir: p.dataDir }));
+      let clientEncryption = '';
+      if (config.cql.tls) {
+        const tls = await cqlCertificates(cqlTlsDir(config), keytoolPath());
+        // Every client connection encrypted (not `optional`); clients are not asked for certificates.
+        clientEncryption = [
+          'client_encryption_options:',
+          '  enabled: true',
+          '  optional: false',
+          `  keystore: ${tls.keystore}`,
+          `  keystore_password: ${tls.keystorePassword}`,
+          '  store_type: PKCS12',
+          '  require_client_auth: false',
+        ].join('\n');
+      }
+      writeFileSync(
+        yaml,
+        render('cassandra.yaml', {
+          port: config.cql.port,
+          storagePort: config.cql.storagePort,
+          commitlogSync,
+          clientEncryption,
+          dataDir: p.dataDir,
+        }),
+      );
       const jamm = path.join(jars, 'jamm-0.4.0.jar');
       return launchDetached({
         command: java,
@@ -244,10 +268,13 @@ function cql(config: StackConfig): ServerSpec {
         ),
         socketOptions: { connectTimeout: 2_000, readTimeout: 2_000 },
         pooling: { warmup: false },
+        sslOptions: endpoints.cqlTlsCaFile
+          ? { ca: [readFileSync(endpoints.cqlTlsCaFile, 'utf8')], rejectUnauthorized: true }
+          : undefined,
       });
       try {
         const result = await client.execute('SELECT release_version FROM system.local');
-        return `release ${result.first()?.get('release_version')}, auth on`;
+        return `release ${result.first()?.get('release_version')}, auth on${endpoints.cqlTlsCaFile ? ', TLS' : ''}`;
       } finally {
         await client.shutdown().catch(() => {});
       }

@@ -14,6 +14,7 @@ import { ensureRunning } from '../../dev/stack/stack';
 export function dedicatedServer(
   name: 'cql' | 'schema-registry',
   offset: number,
+  options: { cqlTls?: boolean } = {},
 ): {
   endpoints: StackEndpoints;
   start(): Promise<void>;
@@ -35,6 +36,7 @@ export function dedicatedServer(
     STACK_AWS_PORT: port(15000),
     // Stopped and started on purpose: every acknowledged write must survive, as on a replicated production cluster.
     STACK_CQL_COMMITLOG_SYNC: 'batch',
+    STACK_CQL_TLS: options.cqlTls ? 'on' : 'off',
   });
   const server = stackServers(config).find((s) => s.name === name);
   if (!server) throw new Error(`no ${name} server in the stack`);
