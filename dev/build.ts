@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type BuildOptions, build, type Plugin } from 'esbuild';
@@ -93,6 +93,18 @@ export async function buildFunction(name: FunctionName, outdir = bundleDir(name)
     .filter((f) => !f.endsWith('.map'))
     .reduce((sum, f) => sum + statSync(path.join(outdir, f)).size, 0);
   return { file, bytes: [...loaded].reduce((sum, o) => sum + (outputs[o]?.bytes ?? 0), 0), totalBytes };
+}
+
+/**
+ * A build of this process's own, under dist/ (so the AWS SDK the bundle leaves to Lambda resolves from
+ * node_modules) but never dist/<name> itself, which another process may be reading; removed when this process
+ * exits. For the commands that load bundles while tests or `npm start` run (`npm run dlq`, `npm run chaos`).
+ */
+export async function privateBuild(name: FunctionName): Promise<Bundle> {
+  mkdirSync(path.dirname(bundleDir(name)), { recursive: true });
+  const outdir = mkdtempSync(`${bundleDir(name)}-own-`);
+  process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
+  return buildFunction(name, outdir);
 }
 
 /**

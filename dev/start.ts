@@ -7,7 +7,7 @@ import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
 import { buildFunction, type FunctionName } from './build';
-import { DEMO_TOPICS, produceDemoStream } from './demo/stream';
+import { DEMO_SEGMENT_RULES, DEMO_TOPICS, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
@@ -58,12 +58,7 @@ async function main() {
       idempotent: true,
     },
   );
-  for (const [segment, pattern] of [
-    ['runners', '/shoes/running'],
-    ['shoppers', '/(cart|checkout)'],
-    ['readers', '/blog/'],
-    ['campaign-google', 'utm_source=google'],
-  ]) {
+  for (const [segment, pattern] of DEMO_SEGMENT_RULES) {
     await admin.execute(rule, [segment, pattern]);
   }
   await admin.shutdown();

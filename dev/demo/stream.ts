@@ -1,5 +1,5 @@
 import { Admin, Producer } from '@platformatic/kafka';
-import { AvroEncoder, type ConfluentSchemaRegistry, frameConfluentV0 } from '../../lib/codec';
+import { AvroEncoder, type ConfluentSchemaRegistry, frameConfluentV0, type SubjectEncoder } from '../../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../lib/domain/identity';
 import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../lib/domain/navigation';
 import { navigationEvents } from './navigation-generator';
@@ -88,8 +88,98 @@ export async function registerDemoSchemas(encoder: AvroEncoder, topics: { naviga
   };
 }
 
+/** The segment rules `npm start` seeds: segment id → the URL pattern segment-builder matches. */
+export const DEMO_SEGMENT_RULES: readonly [string, string][] = [
+  ['runners', '/shoes/running'],
+  ['shoppers', '/(cart|checkout)'],
+  ['readers', '/blog/'],
+  ['campaign-google', 'utm_source=google'],
+];
+
 /** The demo's topics (`npm start`): what the functions consume locally and `npm run schemas:check` checks. */
 export const DEMO_TOPICS = { navigation: 'navigation', identity: 'identity' } as const;
+
+/** One record of the demo stream, with what it stands for (the ground truth a run is checked against). */
+export interface DemoRecord {
+  topic: string;
+  key: Buffer;
+  /** Undefined for a tombstone. */
+  value?: Buffer;
+  kind: 'navigation' | 'identity' | 'tombstone' | 'poison';
+  /** The event behind it (a poison record's is what its bytes were before they were broken). */
+  event: Navigation;
+  /** The identity link it carries (kind `identity`, or a broken one's). */
+  identity?: IdentityLink;
+}
+
+export type NavigationWriter = SubjectEncoder<Navigation>;
+
+/**
+ * The demo stream's records in order: navigation events written by `navigationWriter` (by default the three
+ * versions in turn: producers upgrade over the stream), identity links for part of the cookies with a few
+ * erasures (tombstones), and `plan.poisonRate` of the values broken the ways production breaks them.
+ */
+export function* demoRecords(
+  plan: Pick<StreamPlan, 'navigation' | 'identity' | 'poisonRate' | 'seed' | 'topics'> & { startTime: number },
+  writers: {
+    navigation: NavigationWriter[];
+    identity: SubjectEncoder<IdentityLink>;
+    navigationWriter?: (count: number) => NavigationWriter;
+  },
+): Generator<DemoRecord> {
+  const random = new SeededRandom(plan.seed);
+  const generator = navigationEvents({
+    seed: plan.seed,
+    cookies: Math.max(100, plan.navigation / 20),
+    startTime: plan.startTime,
+  });
+  const total = plan.navigation + plan.identity;
+  const counts = { navigation: 0, identity: 0 };
+  const byThirds = (count: number) =>
+    writers.navigation[Math.min(2, Math.floor((3 * count) / Math.max(1, plan.navigation)))] as NavigationWriter;
+  const pickWriter = writers.navigationWriter ?? byThirds;
+  for (let i = 0; i < total; i++) {
+    const n = generator.next().value as Navigation;
+    const isIdentity = i % Math.ceil(total / Math.max(1, plan.identity)) === 0 && counts.identity < plan.identity;
+    const key = Buffer.from(n.cookieId);
+    let record: DemoRecord;
+    if (isIdentity) {
+      counts.identity++;
+      if (random.next() < 0.02) {
+        yield { topic: plan.topics.identity, key, kind: 'tombstone', event: n }; // erase
+        continue;
+      }
+      const identity: IdentityLink = {
+        cookieId: n.cookieId,
+        userId: `user-${n.cookieId.slice(3)}`,
+        emailSha256: null,
+        source: random.pick(['LOGIN', 'CRM', 'PARTNER'] as const),
+        consent: n.consent,
+        eventTime: n.eventTime,
+      };
+      record = {
+        topic: plan.topics.identity,
+        key,
+        value: writers.identity.encode(identity),
+        kind: 'identity',
+        event: n,
+        identity,
+      };
+    } else {
+      counts.navigation++;
+      const value = pickWriter(counts.navigation).encode({
+        ...n,
+        sessionId: `s-${n.cookieId}`,
+        pageTitle: 'Shop',
+        loadMillis: 120 + random.int(400),
+      });
+      record = { topic: plan.topics.navigation, key, value, kind: 'navigation', event: n };
+    }
+    if (random.next() < plan.poisonRate)
+      record = { ...record, kind: 'poison', value: poison(random, record.value as Buffer) };
+    yield record;
+  }
+}
 
 export async function produceDemoStream(
   plan: StreamPlan,
@@ -100,17 +190,8 @@ export async function produceDemoStream(
   },
 ): Promise<ProducedStream> {
   await ensureTopics(deps.bootstrapBrokers, [plan.topics.navigation, plan.topics.identity], plan.partitions);
-  const { navigation: versions, identity: identityV1 } = await registerDemoSchemas(
-    new AvroEncoder(deps.registry),
-    plan.topics,
-  );
-  const random = new SeededRandom(plan.seed);
+  const writers = await registerDemoSchemas(new AvroEncoder(deps.registry), plan.topics);
   const started = Date.now();
-  const generator = navigationEvents({
-    seed: plan.seed,
-    cookies: Math.max(100, plan.navigation / 20),
-    startTime: started - 60_000,
-  });
   const producer = new Producer({
     clientId: 'demo-producer',
     bootstrapBrokers: deps.bootstrapBrokers,
@@ -125,47 +206,12 @@ export async function produceDemoStream(
     deps.onProgress?.(counts.navigation + counts.identity, total);
   };
   try {
-    for (let i = 0; i < total; i++) {
-      const n = generator.next().value as Navigation;
-      const isIdentity = i % Math.ceil(total / Math.max(1, plan.identity)) === 0 && counts.identity < plan.identity;
-      let value: Buffer | undefined;
-      if (isIdentity) {
-        counts.identity++;
-        if (random.next() < 0.02) {
-          counts.tombstones++;
-          chunk.push({ topic: plan.topics.identity, key: Buffer.from(n.cookieId) }); // erase: a tombstone
-          continue;
-        }
-        value = identityV1.encode({
-          cookieId: n.cookieId,
-          userId: `user-${n.cookieId.slice(3)}`,
-          emailSha256: null,
-          source: random.pick(['LOGIN', 'CRM', 'PARTNER'] as const),
-          consent: n.consent,
-          eventTime: n.eventTime,
-        });
-      } else {
-        counts.navigation++;
-        // Producers upgrade over the stream: the first third writes v1, then v2, then v3.
-        const version = versions[
-          Math.min(2, Math.floor((3 * counts.navigation) / Math.max(1, plan.navigation)))
-        ] as (typeof versions)[0];
-        value = version.encode({
-          ...n,
-          sessionId: `s-${n.cookieId}`,
-          pageTitle: 'Shop',
-          loadMillis: 120 + random.int(400),
-        });
-      }
-      if (random.next() < plan.poisonRate) {
-        counts.poison++;
-        value = poison(random, value);
-      }
-      chunk.push({
-        topic: isIdentity ? plan.topics.identity : plan.topics.navigation,
-        key: Buffer.from(n.cookieId),
-        value,
-      });
+    for (const record of demoRecords({ ...plan, startTime: started - 60_000 }, writers)) {
+      if (record.topic === plan.topics.identity) counts.identity++;
+      else counts.navigation++;
+      if (record.kind === 'poison') counts.poison++;
+      if (record.kind === 'tombstone') counts.tombstones++;
+      chunk.push({ topic: record.topic, key: record.key, value: record.value });
       if (chunk.length >= 1_000) await flush();
     }
     await flush();

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Listr } from 'listr2';
@@ -20,7 +18,7 @@ import { parseKafkaDeadLetterConfig } from '../../lib/runtime/kafka-dead-letters
 import { parseScyllaConfig } from '../../lib/scylla/config';
 import { CredentialsSource } from '../../lib/scylla/credentials';
 import { ScyllaSession } from '../../lib/scylla/session';
-import { buildFunction, bundleDir, FUNCTIONS, type FunctionName } from '../build';
+import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
 import { KafkaDeadLetterStore } from './kafka-store';
 import { type Handler, type ReplayOutcome, replay, reproduce } from './replay';
@@ -134,13 +132,7 @@ function bundleLoader(): (name: string) => Promise<Handler> {
     let handler = handlers.get(name);
     if (!handler) {
       if (!FUNCTIONS.includes(name as FunctionName)) throw new Error(`no function ${name} in this project`);
-      // Under dist/ (so the AWS SDK the bundle leaves to Lambda resolves from node_modules), never dist/<name>
-      // itself: another process may be reading it.
-      const dir = bundleDir(name as FunctionName);
-      mkdirSync(path.dirname(dir), { recursive: true });
-      const outdir = mkdtempSync(`${dir}-dlq-`);
-      process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
-      handler = buildFunction(name as FunctionName, outdir).then(
+      handler = privateBuild(name as FunctionName).then(
         async ({ file }) => ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler,
       );
       handlers.set(name, handler);

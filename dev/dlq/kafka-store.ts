@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, type Message, Producer } from '@platformatic/kafka';
+import { type Message, Producer } from '@platformatic/kafka';
 import {
   DEAD_LETTER_HEADERS,
   type KafkaDeadLetterConfig,
   kafkaConnectionOptions,
 } from '../../lib/runtime/kafka-dead-letters';
+import { readTopic } from '../esm/read-topic';
 import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, originOf, utcDay } from './store';
 
 /** The headers of a replay mark: a record of the dead-letter topic that settles an earlier one. */
@@ -18,16 +17,13 @@ export const REPLAY_MARK_HEADERS = {
   at: 'dlq.replay.at',
 } as const;
 
-const READ_IDLE_MS = 30_000;
-
 /**
  * A Kafka dead-letter topic (`DEAD_LETTER_SINK=kafka`): each dead letter is the record's own key and value with
  * `dlq.*` headers (lib/runtime/kafka-dead-letters). A topic is append-only, so a replay marks an entry by appending
  * a mark (no key, no value, `dlq.replay.*` headers naming the entry's partition and offset): the topic stays the
  * whole history, and every reader of it can tell what was replayed, when and by which run. An entry that failed
  * again is marked `superseded`: the function appended its new dead letter, with the new reason, which stays live.
- * Read from the topic's start to its end at the time of reading, with a consumer group of its own that never
- * commits.
+ * Read from the topic's start to its end at the time of reading (`readTopic`: nothing committed).
  */
 export class KafkaDeadLetterStore implements DeadLetterStore {
   readonly description: string;
@@ -119,57 +115,8 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
     return out;
   }
 
-  /**
-   * The topic's records from `from` (its start when undefined) to its end now. A consumer of its own: a group id
-   * used once, never committing.
-   */
   private async read(from: bigint[] | undefined): Promise<{ messages: Message[]; ends: bigint[] }> {
-    const topic = this.config.topic;
-    const consumer = new Consumer({
-      clientId: 'dlq-reader',
-      groupId: `dlq-reader-${randomUUID()}`,
-      ...(await this.connection),
-    });
-    try {
-      const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
-      const starts = from ?? (await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic) ?? [];
-      const next = ends.map((end, partition) => {
-        const start = starts[partition] ?? 0n;
-        return start < end ? start : end;
-      });
-      const messages: Message[] = [];
-      if (next.every((offset, partition) => offset >= (ends[partition] as bigint))) return { messages, ends };
-      const stream = await consumer.consume({
-        topics: [topic],
-        mode: 'manual',
-        offsets: next.map((offset, partition) => ({ topic, partition, offset })),
-        autocommit: false,
-        maxWaitTime: 200,
-      });
-      let lastProgress = Date.now();
-      const watchdog = (async () => {
-        while (Date.now() - lastProgress < READ_IDLE_MS) await sleep(500);
-        await stream.close();
-      })();
-      try {
-        for await (const m of stream) {
-          lastProgress = Date.now();
-          const partition = m.partition as number;
-          if (m.offset < (ends[partition] as bigint)) messages.push(m);
-          if (m.offset + 1n > (next[partition] as bigint)) next[partition] = m.offset + 1n;
-          if (next.every((offset, p) => offset >= (ends[p] as bigint))) break;
-        }
-      } finally {
-        lastProgress = 0;
-        await stream.close();
-        await watchdog;
-      }
-      if (!next.every((offset, p) => offset >= (ends[p] as bigint)))
-        throw new Error(`${topic}: no record arrived for ${READ_IDLE_MS / 1000} s before its end`);
-      return { messages, ends };
-    } finally {
-      await consumer.close(true);
-    }
+    return readTopic(await this.connection, this.config.topic, from);
   }
 }
 

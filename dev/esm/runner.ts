@@ -10,13 +10,25 @@ import { buildMskEvent, type KafkaRecord } from './event';
  * fill; partitions in parallel, one batch in flight per partition), builds the exact MSK event, invokes the
  * handler, honours the partial batch response (the named partition is retried from the named offset; an offset not
  * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff, and commits a
- * partition's offsets only after its records succeeded (in the background, in order).
+ * partition's offsets only after its records succeeded (in the background, in order, retried until accepted).
+ *
+ * With an `Invoker` that runs containers (dev/esm/containers.ts), the function's timeout is enforced as Lambda
+ * does: an invocation past it is abandoned, its container thrown away, and the batch invoked again. A consumer that
+ * fails (the broker restarted or killed) is rebuilt and resumes from the committed offsets; records it delivers
+ * again are not queued twice.
  */
 
 export type Handler = (
   event: MskEvent,
   context: { getRemainingTimeInMillis(): number },
 ) => Promise<BatchResponse | undefined | null>;
+
+/** How the mapping reaches the function when not through a handler in this process. */
+export interface Invoker {
+  invoke(partition: string, event: MskEvent, deadline: number): Promise<BatchResponse | undefined | null>;
+  /** The invocation for `partition` ran past the timeout: throw its container away (Lambda stops the sandbox). */
+  abandon(partition: string): void;
+}
 
 export interface MappingSettings {
   batchSize: number;
@@ -41,8 +53,14 @@ export interface MappingStats {
   recordsDone: number;
   failedInvocations: number;
   partialResponses: number;
-  /** Commits the broker refused (the partition's next commit covers their records). */
+  /** Commits the broker refused (retried until one is accepted). */
   failedCommits: number;
+  /** Invocations abandoned at the function's timeout (an `Invoker` only). */
+  timedOut: number;
+  /** Consumers rebuilt after their stream failed. */
+  consumerRestarts: number;
+  /** Records a rebuilt consumer delivered again that were already queued or processed: not queued twice. */
+  redelivered: number;
   /** Milliseconds spent inside the handler, summed over invocations (÷ wall time = batches in flight on average). */
   handlerMs: number;
   /** Per "<topic>-<partition>": the next offset to process (everything below it succeeded and is committed). */
@@ -50,7 +68,6 @@ export interface MappingStats {
 }
 
 interface Pending {
-  message: Message;
   record: KafkaRecord;
   bytes: number;
 }
@@ -65,15 +82,26 @@ export class LocalEventSourceMapping {
     failedInvocations: 0,
     partialResponses: 0,
     failedCommits: 0,
+    timedOut: 0,
+    consumerRestarts: 0,
+    redelivered: 0,
     handlerMs: 0,
     committed: new Map(),
   };
   private readonly queues = new Map<string, Pending[]>();
   private readonly workers = new Map<string, Promise<void>>();
   private readonly wakeups = new Map<string, () => void>();
-  /** Per partition: the last commit sent (each waits for the one before). */
+  /** Per partition: the commit in progress, and the offset it must reach (the next to process). */
   private readonly commits = new Map<string, Promise<void>>();
+  private readonly toCommit = new Map<string, number>();
+  /** Per partition: the highest offset ever queued (a rebuilt consumer delivers from the committed offset again). */
+  private readonly highest = new Map<string, number>();
+  /** Per partition: the first offset this mapping received (records below it were done before it started). */
+  private readonly firstOffset = new Map<string, number>();
   private consumer: Consumer | undefined;
+  private pump: Promise<void> | undefined;
+  /** Once stopping: until when refused commits are still retried. */
+  private stopDeadline = Number.POSITIVE_INFINITY;
   private running = false;
   /** Records received and not yet taken into a batch, across partitions. */
   private queued = 0;
@@ -84,7 +112,9 @@ export class LocalEventSourceMapping {
       topic: string;
       groupId: string;
       bootstrapBrokers: string[];
-      handler: Handler;
+      /** In this process, no timeout enforced (an abandoned call could not be stopped). */
+      handler?: Handler;
+      invoker?: Invoker;
       settings?: Partial<MappingSettings>;
     },
   ) {
@@ -92,13 +122,19 @@ export class LocalEventSourceMapping {
   }
 
   async start(): Promise<void> {
+    if (!this.options.handler === !this.options.invoker) throw new Error('a mapping needs a handler or an invoker');
     this.running = true;
+    const stream = await this.openStream(); // the first one's failure (no broker) is the caller's to see
+    this.pump = this.consume(stream);
+  }
+
+  private async openStream() {
     this.consumer = new Consumer({
       clientId: `esm-${this.options.groupId}`,
       groupId: this.options.groupId,
       bootstrapBrokers: this.options.bootstrapBrokers,
     });
-    const stream = await this.consumer.consume({
+    return this.consumer.consume({
       topics: [this.options.topic],
       mode: 'committed',
       fallbackMode: 'earliest',
@@ -109,43 +145,72 @@ export class LocalEventSourceMapping {
       // arrives one partition after another and the partitions' batches run one at a time, not in parallel.
       maxBytesPerPartition: 1024 * 1024,
     });
-    void (async () => {
-      for await (const message of stream) {
+  }
+
+  /** Feeds the partitions' queues; rebuilds the consumer when its stream fails, until stopped. */
+  private async consume(first: Awaited<ReturnType<LocalEventSourceMapping['openStream']>>): Promise<void> {
+    let stream: typeof first | undefined = first;
+    while (this.running) {
+      try {
+        if (!stream) stream = await this.openStream();
+        for await (const message of stream) {
+          if (!this.running) break;
+          this.enqueue(message);
+          // Backpressure: while the partitions together hold a few batches each, stop pulling from the stream (it
+          // then stops fetching). Bounded on the total, not on this partition's queue: one stream feeds them all,
+          // and waiting for one partition to drain would starve the others, which AWS's pollers never do. Not
+          // pause()/resume(): resume() switches the stream to flowing mode, and records emitted while this loop is
+          // not listening are lost (found by the CQL-outage test).
+          while (this.running && this.queued > this.settings.batchSize * Math.max(4, this.queues.size) * 4)
+            await sleep(5);
+        }
         if (!this.running) break;
-        const record: KafkaRecord = {
-          topic: message.topic,
-          partition: message.partition as number,
-          offset: Number(message.offset),
-          timestamp: Number(message.timestamp),
-          key: message.key && message.key.length > 0 ? message.key : null,
-          // A Kafka tombstone has no value; an empty value is treated the same way.
-          value: message.value && message.value.length > 0 ? message.value : null,
-          headers: [...message.headers].map(([k, v]) => [k.toString(), v] as [string, Buffer]),
-        };
-        const id = `${record.topic}-${record.partition}`;
-        const queue = this.queues.get(id) ?? [];
-        queue.push({ message, record, bytes: eventBytes(record) });
-        this.queues.set(id, queue);
-        if (!this.workers.has(id)) this.workers.set(id, this.work(id));
-        this.queued++;
-        this.wakeups.get(id)?.();
-        // Backpressure: while the partitions together hold a few batches each, stop pulling from the stream (it
-        // then stops fetching). Bounded on the total, not on this partition's queue: one stream feeds them all, and
-        // waiting for one partition to drain would starve the others, which AWS's pollers never do. Not
-        // pause()/resume(): resume() switches the stream to flowing mode, and records emitted while this loop is
-        // not listening are lost (found by the CQL-outage test).
-        while (this.running && this.queued > this.settings.batchSize * Math.max(4, this.queues.size) * 4)
-          await sleep(5);
+        throw new Error('the consumer stream ended');
+      } catch {
+        if (!this.running) break;
+        // The broker went away (restarted, killed): a new consumer resumes from the committed offsets.
+        this.stats.consumerRestarts++;
+        stream = undefined;
+        await (this.consumer?.close(true) as Promise<void> | undefined)?.catch(() => {});
+        await sleep(1_000);
       }
-    })();
+    }
+  }
+
+  private enqueue(message: Message): void {
+    const record: KafkaRecord = {
+      topic: message.topic,
+      partition: message.partition as number,
+      offset: Number(message.offset),
+      timestamp: Number(message.timestamp),
+      key: message.key && message.key.length > 0 ? message.key : null,
+      // A Kafka tombstone has no value; an empty value is treated the same way.
+      value: message.value && message.value.length > 0 ? message.value : null,
+      headers: [...message.headers].map(([k, v]) => [k.toString(), v] as [string, Buffer]),
+    };
+    const id = `${record.topic}-${record.partition}`;
+    if (record.offset <= (this.highest.get(id) ?? -1)) {
+      this.stats.redelivered++;
+      return;
+    }
+    this.highest.set(id, record.offset);
+    if (!this.firstOffset.has(id)) this.firstOffset.set(id, record.offset);
+    const queue = this.queues.get(id) ?? [];
+    queue.push({ record, bytes: eventBytes(record) });
+    this.queues.set(id, queue);
+    if (!this.workers.has(id)) this.workers.set(id, this.work(id));
+    this.queued++;
+    this.wakeups.get(id)?.();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopDeadline = Date.now() + 15_000;
     for (const wake of this.wakeups.values()) wake();
     await Promise.all(this.workers.values());
     await Promise.all(this.commits.values());
-    await this.consumer?.close(true);
+    await (this.consumer?.close(true) as Promise<void> | undefined)?.catch(() => {});
+    await this.pump;
   }
 
   /**
@@ -196,16 +261,29 @@ export class LocalEventSourceMapping {
     let response: BatchResponse | undefined | null;
     let failed = false;
     const started = performance.now();
+    const event = buildMskEvent(
+      batch.map((p) => p.record),
+      { bootstrapServers: this.options.bootstrapBrokers.join(',') },
+    );
     try {
-      response = await this.options.handler(
-        buildMskEvent(
-          batch.map((p) => p.record),
-          { bootstrapServers: this.options.bootstrapBrokers.join(',') },
-        ),
-        {
-          getRemainingTimeInMillis: () => deadline - Date.now(),
-        },
-      );
+      const { invoker, handler } = this.options;
+      if (invoker) {
+        const call = invoker.invoke(id, event, deadline);
+        call.catch(() => {}); // abandoned below: its container is gone, and so is its answer
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), s.timeoutMs);
+        });
+        const outcome = await Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+        if (outcome === 'timeout') {
+          this.stats.timedOut++;
+          invoker.abandon(id);
+          throw new Error(`the invocation ran past the ${s.timeoutMs} ms timeout`);
+        }
+        response = outcome;
+      } else {
+        response = await (handler as Handler)(event, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      }
     } catch {
       failed = true;
     }
@@ -230,22 +308,32 @@ export class LocalEventSourceMapping {
 
   /**
    * Commits in the background, in order per partition: the partition's next batch does not wait for the broker's
-   * answer (a commit is bookkeeping, not part of the batch's success). A failed commit is counted and covered by the
-   * partition's next one; if none comes, the records are delivered again (at least once, as with AWS).
+   * answer (a commit is bookkeeping, not part of the batch's success). Through the current consumer, not the
+   * message's: a consumer rebuilt since then still commits. A refused commit is counted and tried again (a
+   * partition's last batch has no next commit to cover it) until the mapping stops.
    */
   private commit(id: string, done: Pending[]): void {
     const last = done[done.length - 1];
     if (!last) return;
-    const committed = (this.commits.get(id) ?? Promise.resolve()).then(async () => {
-      try {
-        await last.message.commit();
-      } catch {
-        this.stats.failedCommits++;
-        return;
+    const next = last.record.offset + 1;
+    if (next > (this.toCommit.get(id) ?? 0)) this.toCommit.set(id, next);
+    if (this.commits.has(id)) return; // the commit in progress picks up the new offset when it is done
+    const { topic, partition } = last.record;
+    const committing = (async () => {
+      for (let target = this.toCommit.get(id) as number; target > (this.stats.committed.get(id) ?? 0); ) {
+        try {
+          await this.consumer?.commit({ offsets: [{ topic, partition, offset: BigInt(target), leaderEpoch: -1 }] });
+          const before = this.stats.committed.get(id) ?? 0;
+          this.stats.recordsDone += target - Math.max(before, this.firstOffset.get(id) ?? before);
+          this.stats.committed.set(id, target);
+        } catch {
+          this.stats.failedCommits++;
+          if (!this.running && Date.now() > this.stopDeadline) return;
+          await sleep(500);
+        }
+        target = this.toCommit.get(id) as number;
       }
-      this.stats.recordsDone += done.length;
-      this.stats.committed.set(id, last.record.offset + 1);
-    });
-    this.commits.set(id, committed);
+    })().finally(() => this.commits.delete(id));
+    this.commits.set(id, committing);
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,10 @@ export function ownedPid(pidFile: string, marker: string): number | undefined {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     // A zombie has an empty command line: it is dead for our purposes.
-    return cmdline.includes(marker) ? pid : undefined;
+    if (cmdline.length === 0) return undefined;
+    // Or its working directory, where the stack started it (a server's own run dir): moto's command line names
+    // only the shared artifacts, not the state dir of a dedicated server.
+    return cmdline.includes(marker) || readlinkSync(`/proc/${pid}/cwd`).startsWith(marker) ? pid : undefined;
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ import cassandra from 'cassandra-driver';
 import { ConfigError } from '../errors';
 import type { Consistency, ScyllaConfig, TlsConfig } from './config';
 import { type Credentials, type CredentialsSource, readSecret, type SecretsClient } from './credentials';
-import { classify, isAuthenticationFailure, ScyllaUnavailableError } from './errors';
+import { classify, isAuthenticationFailure, ScyllaAuthError, ScyllaUnavailableError } from './errors';
 import type { Statement } from './statement';
 
 export interface ExecuteOptions {
@@ -59,6 +59,7 @@ export class ScyllaSession {
     options: ExecuteOptions = {},
   ): Promise<cassandra.types.ResultSet> {
     const attempts = statement.idempotent ? this.config.retries + 1 : 1;
+    let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       let client: cassandra.Client | undefined;
       try {
@@ -73,6 +74,13 @@ export class ScyllaSession {
         });
       } catch (error) {
         const typed = classify(error, statement.kind);
+        if (typed instanceof ScyllaAuthError && client && !reauthenticated) {
+          // The credentials were rotated while this client was connected, and Scylla refused them when it
+          // reconnected (a node restarted): a new client fetches them again. Once per statement.
+          reauthenticated = true;
+          await this.replace(client);
+          continue;
+        }
         if (!typed.transient || attempt >= attempts) throw typed;
         // Every host lost (a restart while this container slept): a fresh client reconnects at once instead of
         // waiting out the driver's reconnection schedule.
@@ -108,8 +116,13 @@ export class ScyllaSession {
   }
 
   private async reset(stale: cassandra.Client): Promise<void> {
-    if (this.client !== stale) return; // another caller already replaced it
     if (stale.hosts.values().some((host) => host.isUp())) return; // the driver still has a way in
+    await this.replace(stale);
+  }
+
+  /** The next statement connects a new client (`stale` is shut down). */
+  private async replace(stale: cassandra.Client): Promise<void> {
+    if (this.client !== stale) return; // another caller already replaced it
     this.client = undefined;
     this.reconnectCount++;
     await stale.shutdown().catch(() => {});

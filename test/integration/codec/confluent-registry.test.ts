@@ -17,7 +17,7 @@ import {
 } from '../../../lib/codec';
 import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../../lib/domain/navigation';
 import { endpoints, uniqueName } from '../endpoints';
-import { FaultyProxy } from '../faulty-proxy';
+import { FaultyProxy } from '../../../dev/faults/http-proxy';
 
 const b64 = (bytes: Buffer) => bytes.toString('base64');
 const codeOf = (d: Decoded<unknown>) => (d instanceof CodecError ? d.code : d === TOMBSTONE ? 'TOMBSTONE' : 'VALUE');

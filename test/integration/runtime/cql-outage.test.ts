@@ -12,7 +12,7 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedServer } from '../dedicated-server';
+import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { endpoints, uniqueName } from '../endpoints';
 import { sessionFor } from '../scylla/fixtures';
 

@@ -17,7 +17,7 @@ import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedServer } from '../dedicated-server';
+import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 import { AWS_ENVIRONMENT, functionEnvironment } from './environment';

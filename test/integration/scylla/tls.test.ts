@@ -12,7 +12,7 @@ import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { ScyllaAuthError, ScyllaTlsError, ScyllaUnavailableError } from '../../../lib/scylla/errors';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedServer } from '../dedicated-server';
+import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { endpoints, uniqueName } from '../endpoints';
 import { IDENTITY_POISON } from '../runtime/environment';
 import { secretsManager, sessionFor } from './fixtures';

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * An HTTP proxy in front of a real server that can fail on purpose: the next N requests get a chosen status
  * (429, 503, 401...) or a delay, the rest pass through untouched. Fault injection for the real registry, not a
- * stand-in for it: every answer that is not an injected fault comes from the real server.
+ * stand-in for it: every answer that is not an injected fault comes from the real server. Tests and `npm run chaos`
+ * use it in front of the schema registry.
  */
 export class FaultyProxy {
   readonly requests: string[] = [];
@@ -14,10 +15,23 @@ export class FaultyProxy {
 
   constructor(private readonly target: string) {}
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /**
+   * The server gone for `ms`, as a stopped process looks to its clients: open connections reset, new ones refused;
+   * then back on the same port. (The real registry is in-memory: stopping it would lose every schema.)
+   */
+  async outage(ms: number): Promise<void> {
+    const port = (this.server?.address() as AddressInfo).port;
+    const closed = new Promise((resolve) => this.server?.close(resolve));
+    this.server?.closeAllConnections();
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await this.start(port);
   }
 
   failNext(count: number, status: number, headers?: Record<string, string>): void {

@@ -1,0 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkerContainers } from '../esm/containers';
+import type { FaultyProxy } from '../faults/http-proxy';
+import type { DedicatedServer } from '../stack/dedicated';
+import type { ChaosStream } from './stream';
+
+/** What the faults act on. */
+export interface ChaosTargets {
+  cql: DedicatedServer;
+  kafka: DedicatedServer;
+  registry: FaultyProxy;
+  stream: ChaosStream;
+  containers: WorkerContainers[];
+  /** Changes the functions' CQL password on the server and in Secrets Manager together. */
+  rotatePassword(): Promise<void>;
+}
+
+export interface Fault {
+  /** Seconds after the stream starts. */
+  at: number;
+  name: string;
+  inject(targets: ChaosTargets): Promise<void>;
+}
+
+const cqlKilled = (at: number, downSeconds: number): Fault => ({
+  at,
+  name: `CQL server SIGKILL, back after ${downSeconds} s`,
+  async inject({ cql }) {
+    await cql.kill();
+    await sleep(downSeconds * 1000);
+    await cql.start();
+  },
+});
+
+const kafkaRestarted = (at: number): Fault => ({
+  at,
+  name: 'Kafka broker restarted (SIGTERM)',
+  async inject({ kafka }) {
+    await kafka.stop();
+    await kafka.start();
+  },
+});
+
+const kafkaKilled = (at: number, downSeconds: number): Fault => ({
+  at,
+  name: `Kafka broker SIGKILL, back after ${downSeconds} s`,
+  async inject({ kafka }) {
+    await kafka.kill();
+    await sleep(downSeconds * 1000);
+    await kafka.start();
+  },
+});
+
+const registryDown = (at: number, seconds: number): Fault => ({
+  at,
+  name: `schema registry unreachable for ${seconds} s while records of an uncached schema id arrive`,
+  async inject({ registry, stream }) {
+    stream.useLateWriter();
+    await registry.outage(seconds * 1000);
+  },
+});
+
+const cqlHung = (at: number, seconds: number): Fault => ({
+  at,
+  name: `CQL server hung (SIGSTOP) for ${seconds} s: invocations run past the function timeout`,
+  async inject({ cql }) {
+    cql.pause();
+    await sleep(seconds * 1000);
+    cql.resume();
+  },
+});
+
+const containerCrashed = (at: number): Fault => ({
+  at,
+  name: 'a container thrown away mid-batch (its module state lost)',
+  async inject({ containers }) {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50))
+      if (containers.some((c) => c.crash())) return;
+    throw new Error('no container was busy for 10 s');
+  },
+});
+
+const passwordRotated = (at: number): Fault => ({
+  at,
+  name: 'CQL password rotated (server and Secrets Manager)',
+  inject: ({ rotatePassword }) => rotatePassword(),
+});
+
+/**
+ * `npm run chaos`: every fault of a production day over a stream produced for 150 s. The rotation comes before the
+ * second CQL kill, so the functions must log in again with the new password. The function timeout is 10 s.
+ */
+export const FULL_SCHEDULE: Fault[] = [
+  cqlKilled(10, 15),
+  passwordRotated(45),
+  kafkaRestarted(50),
+  registryDown(65, 15),
+  cqlHung(88, 16),
+  containerCrashed(108),
+  cqlKilled(112, 15),
+  kafkaKilled(148, 5),
+];
+
+/** The CI slice: each fault once, over a stream produced for 60 s. */
+export const CI_SCHEDULE: Fault[] = [
+  passwordRotated(3),
+  cqlKilled(5, 5),
+  kafkaRestarted(28),
+  registryDown(36, 8),
+  cqlHung(46, 14),
+  containerCrashed(62),
+  kafkaKilled(64, 3),
+];

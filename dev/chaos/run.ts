@@ -1,0 +1,315 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ConfluentSchemaRegistry } from '../../lib/codec';
+import { parseScyllaConfig } from '../../lib/scylla/config';
+import { CredentialsSource } from '../../lib/scylla/credentials';
+import { migrate } from '../../lib/scylla/migrations';
+import { ScyllaSession } from '../../lib/scylla/session';
+import { statement } from '../../lib/scylla/statement';
+import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
+import { DEMO_SEGMENT_RULES, ensureTopics, topicEnds } from '../demo/stream';
+import { KafkaDeadLetterStore } from '../dlq/kafka-store';
+import { SqsDeadLetterStore } from '../dlq/sqs-store';
+import type { DeadLetterStore } from '../dlq/store';
+import { TableDeadLetterStore } from '../dlq/table-store';
+import { WorkerContainers } from '../esm/containers';
+import { readTopic } from '../esm/read-topic';
+import { LocalEventSourceMapping } from '../esm/runner';
+import { FaultyProxy } from '../faults/http-proxy';
+import { localScyllaEnvironment } from '../stack/config';
+import { dedicatedServer } from '../stack/dedicated';
+import { type Accounting, account } from './accounting';
+import type { Fault } from './faults';
+import { ChaosStream } from './stream';
+
+export interface ChaosOptions {
+  navigation: number;
+  identity: number;
+  /** Seconds the stream is produced over. */
+  seconds: number;
+  faults: Fault[];
+  deadLetterSink: 'scylla' | 'sqs' | 'kafka';
+  /** Ports of its own servers: base + offset (dev/stack/dedicated.ts). */
+  portOffset: number;
+  /** The function timeout the local mapping enforces. */
+  timeoutMs: number;
+  /** After the stream and the faults: how long the functions may take to commit everything. */
+  drainSeconds: number;
+  seed: number;
+  log(line: string): void;
+}
+
+export interface ChaosReport extends Accounting {
+  faults: number;
+  retried_invocations: number;
+  seconds: number;
+  /** Partitions not committed to their end when the run gave up waiting. */
+  uncommitted: number;
+  schedule: { name: string; at: number; tookSeconds: number; error?: string }[];
+  mapping: Record<string, Record<string, number>>;
+}
+
+const KEYSPACE = 'chaos';
+const TOPICS = { navigation: 'navigation', identity: 'identity' };
+const PARTITIONS = 4;
+
+/**
+ * One chaos run on servers of its own (a CQL node, a Kafka broker, a schema registry behind a fault proxy, moto),
+ * so nothing else running on the machine is disturbed: the demo stream produced at a steady pace, the three
+ * functions' bundles through local event-source mappings, each invocation in a container (a worker thread) with
+ * the function timeout enforced, the faults injected on their schedule, then every row, identity and dead letter
+ * accounted for against the ledger of what was produced.
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { log } = options;
+  const servers = {
+    cql: dedicatedServer('cql', options.portOffset),
+    kafka: dedicatedServer('kafka', options.portOffset),
+    registry: dedicatedServer('schema-registry', options.portOffset),
+    aws: dedicatedServer('aws', options.portOffset),
+  };
+  const started = Date.now();
+  const cleanup: (() => Promise<unknown>)[] = [];
+  try {
+    log('starting its own servers (CQL, Kafka, schema registry, moto)');
+    // All settled before a failure is thrown: the finally below must find every server that did start.
+    const starting = await Promise.allSettled(Object.values(servers).map((s) => s.start()));
+    for (const outcome of starting) if (outcome.status === 'rejected') throw outcome.reason;
+    const cqlEndpoints = servers.cql.endpoints;
+    const brokers = [servers.kafka.endpoints.kafkaBootstrap];
+    const aws = {
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL: servers.aws.endpoints.awsEndpoint,
+    };
+    const secrets = new SecretsManagerClient({
+      region: aws.AWS_REGION,
+      endpoint: aws.AWS_ENDPOINT_URL,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+
+    // The functions log in as their own role, its password in Secrets Manager; the harness as the superuser.
+    const adminEnv = localScyllaEnvironment(cqlEndpoints, KEYSPACE);
+    const admin = new ScyllaSession(
+      parseScyllaConfig(adminEnv),
+      new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
+      undefined,
+      { useKeyspace: false },
+    );
+    cleanup.push(() => admin.shutdown());
+    await migrate(admin, {
+      keyspace: KEYSPACE,
+      replication: `{'class': 'NetworkTopologyStrategy', '${cqlEndpoints.cqlLocalDataCenter}': 1}`,
+    });
+    for (const [segment, pattern] of DEMO_SEGMENT_RULES)
+      await admin.execute(
+        statement(
+          'rules',
+          `INSERT INTO ${KEYSPACE}.segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, true)`,
+          { idempotent: true },
+        ),
+        [segment, pattern],
+      );
+    let password = 'pipeline-0';
+    const role = (cql: string) => admin.execute(statement('role', cql, { idempotent: true }), []);
+    await role(`CREATE ROLE IF NOT EXISTS pipeline WITH PASSWORD = '${password}' AND LOGIN = true`);
+    const secretId = 'chaos/scylla';
+    await secrets.send(
+      new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify({ username: 'pipeline', password }) }),
+    );
+    const rotatePassword = async () => {
+      password = `pipeline-${Number(password.split('-')[1]) + 1}`;
+      await role(`ALTER ROLE pipeline WITH PASSWORD = '${password}'`);
+      await secrets.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          SecretString: JSON.stringify({ username: 'pipeline', password }),
+        }),
+      );
+    };
+
+    // The registry the functions ask goes through a proxy the faults can take down; the producer asks it directly.
+    const registryProxy = new FaultyProxy(servers.registry.endpoints.registryUrl);
+    const proxyUrl = await registryProxy.start();
+    cleanup.push(() => registryProxy.stop());
+
+    const sink: Record<string, string> = { DEAD_LETTER_SINK: options.deadLetterSink };
+    let store: DeadLetterStore;
+    if (options.deadLetterSink === 'sqs') {
+      const sqs = new SQSClient({
+        region: aws.AWS_REGION,
+        endpoint: aws.AWS_ENDPOINT_URL,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      sink.DEAD_LETTER_QUEUE_URL = (await sqs.send(new CreateQueueCommand({ QueueName: 'chaos-dead-letters' })))
+        .QueueUrl as string;
+      store = new SqsDeadLetterStore(sqs, sink.DEAD_LETTER_QUEUE_URL);
+    } else if (options.deadLetterSink === 'kafka') {
+      Object.assign(sink, {
+        DEAD_LETTER_TOPIC: 'dead-letters',
+        DEAD_LETTER_KAFKA_BROKERS: brokers.join(','),
+        DEAD_LETTER_KAFKA_TLS: 'off',
+      });
+      await ensureTopics(brokers, ['dead-letters'], 2);
+      store = new KafkaDeadLetterStore({
+        brokers,
+        topic: 'dead-letters',
+        tls: false,
+        sasl: { mechanism: 'none' },
+        timeoutMs: 10_000,
+      });
+    } else {
+      const reader = new ScyllaSession(
+        parseScyllaConfig(adminEnv),
+        new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
+      );
+      cleanup.push(() => reader.shutdown());
+      store = new TableDeadLetterStore(reader, KEYSPACE);
+    }
+    cleanup.push(() => store.close());
+
+    const functionEnv = (name: FunctionName): Record<string, string> => ({
+      ...aws,
+      AWS_LAMBDA_FUNCTION_NAME: name,
+      SCYLLA_CONTACT_POINTS: cqlEndpoints.cqlContactPoint,
+      SCYLLA_LOCAL_DC: cqlEndpoints.cqlLocalDataCenter,
+      SCYLLA_KEYSPACE: KEYSPACE,
+      SCYLLA_CREDENTIALS_SECRET_ID: secretId,
+      SCYLLA_CONSISTENCY: 'LOCAL_ONE',
+      // Longer than the function timeout with its retries: a hung node makes invocations run past it.
+      SCYLLA_REQUEST_TIMEOUT_MS: '5000',
+      SCYLLA_RETRIES: '2',
+      SCHEMA_REGISTRY_URLS: proxyUrl,
+      SCHEMA_REGISTRY_TIMEOUT_MS: '2000',
+      DEADLINE_MARGIN_MS: String(Math.round(options.timeoutMs / 5)),
+      METRICS_EMF: 'off',
+      ...sink,
+    });
+
+    await ensureTopics(brokers, [TOPICS.navigation, TOPICS.identity], PARTITIONS);
+    const registry = new ConfluentSchemaRegistry({ urls: [servers.registry.endpoints.registryUrl] });
+    const stream = new ChaosStream(
+      {
+        navigation: options.navigation,
+        identity: options.identity,
+        poisonRate: 0.005,
+        seed: options.seed,
+        topics: TOPICS,
+        partitions: PARTITIONS,
+        seconds: options.seconds,
+        // Event time (and Kafka timestamps) in the past: a broker refuses timestamps over an hour ahead of it.
+        startTime: Date.now() - 3 * 3_600_000,
+      },
+      { bootstrapBrokers: brokers, registry },
+    );
+
+    const mappings: {
+      name: FunctionName;
+      topic: string;
+      esm: LocalEventSourceMapping;
+      containers: WorkerContainers;
+    }[] = [];
+    for (const name of FUNCTIONS) {
+      const { file } = await privateBuild(name);
+      const containers = new WorkerContainers(file, functionEnv(name));
+      cleanup.push(() => containers.close());
+      const topic = name === 'identity-linker' ? TOPICS.identity : TOPICS.navigation;
+      const esm = new LocalEventSourceMapping({
+        topic,
+        groupId: name,
+        bootstrapBrokers: brokers,
+        invoker: containers,
+        settings: { batchSize: 200, batchingWindowMs: 200, timeoutMs: options.timeoutMs, retryBackoffMs: 300 },
+      });
+      mappings.push({ name, topic, esm, containers });
+    }
+    await Promise.all(mappings.map((m) => m.esm.start()));
+    cleanup.push(() => Promise.all(mappings.map((m) => m.esm.stop())));
+
+    log(`stream: ${options.navigation} navigation + ${options.identity} identity events over ${options.seconds} s`);
+    const streamStarted = Date.now();
+    const producing = stream.run();
+    const schedule: ChaosReport['schedule'] = [];
+    const targets = {
+      cql: servers.cql,
+      kafka: servers.kafka,
+      registry: registryProxy,
+      stream,
+      containers: mappings.map((m) => m.containers),
+      rotatePassword,
+    };
+    for (const fault of [...options.faults].sort((a, b) => a.at - b.at)) {
+      const wait = streamStarted + fault.at * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+      const at = (Date.now() - streamStarted) / 1000;
+      log(`t=${at.toFixed(0)} s: ${fault.name}`);
+      try {
+        await fault.inject(targets);
+        schedule.push({ name: fault.name, at, tookSeconds: (Date.now() - streamStarted) / 1000 - at });
+      } catch (error) {
+        schedule.push({ name: fault.name, at, tookSeconds: 0, error: (error as Error).message });
+        log(`  fault failed: ${(error as Error).message}`);
+      }
+    }
+    await producing;
+    log(`t=${((Date.now() - streamStarted) / 1000).toFixed(0)} s: stream produced (${stream.resends} sends repeated)`);
+
+    const ends = await topicEnds(brokers, [TOPICS.navigation, TOPICS.identity], PARTITIONS);
+    const drainDeadline = Date.now() + options.drainSeconds * 1000;
+    while (!mappings.every((m) => m.esm.reached(ends)) && Date.now() < drainDeadline) await sleep(500);
+    let uncommitted = 0;
+    for (const m of mappings)
+      for (const [id, end] of ends)
+        if (id.startsWith(`${m.topic}-`) && (m.esm.stats.committed.get(id) ?? 0) < end) uncommitted++;
+    log(
+      `t=${((Date.now() - streamStarted) / 1000).toFixed(0)} s: ${uncommitted === 0 ? 'every partition committed to its end' : `${uncommitted} partitions not committed to their end`}`,
+    );
+    await Promise.all(mappings.map((m) => m.esm.stop()));
+
+    const connection = { bootstrapBrokers: brokers };
+    const [navigation, identity] = await Promise.all([
+      readTopic(connection, TOPICS.navigation),
+      readTopic(connection, TOPICS.identity),
+    ]);
+    const times = stream.ledger.map((r) => r.event.eventTime);
+    const day = (t: number) => Math.floor(t / 86_400_000) * 86_400_000;
+    const letters = await store.select({
+      functions: FUNCTIONS,
+      firstDay: day(Math.min(...times)),
+      lastDay: day(Math.max(...times)),
+    });
+    const reader = new ScyllaSession(
+      parseScyllaConfig(adminEnv),
+      new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
+    );
+    cleanup.push(() => reader.shutdown());
+    const accounting = await account(
+      stream.ledger,
+      { navigation: navigation.messages, identity: identity.messages },
+      reader,
+      DEMO_SEGMENT_RULES.map(([segment, pattern]) => ({ segment, pattern: new RegExp(pattern) })),
+      letters,
+    );
+    const mapping: ChaosReport['mapping'] = {};
+    let retried = 0;
+    for (const m of mappings) {
+      const { committed: _, ...stats } = m.esm.stats;
+      mapping[m.name] = { ...stats, ...m.containers.stats };
+      retried += stats.failedInvocations + stats.partialResponses;
+    }
+    return {
+      faults: schedule.filter((f) => !f.error).length,
+      ...accounting,
+      retried_invocations: retried,
+      seconds: Math.round((Date.now() - started) / 1000),
+      uncommitted,
+      schedule,
+      mapping,
+    };
+  } finally {
+    for (const close of cleanup.reverse()) await close().catch(() => {});
+    await Promise.all(Object.values(servers).map((s) => s.stop().catch(() => {})));
+  }
+}
