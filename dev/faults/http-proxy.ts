@@ -26,9 +26,11 @@ export class FaultyProxy {
    * then back on the same port. (The real registry is in-memory: stopping it would lose every schema.)
    */
   async outage(ms: number): Promise<void> {
-    const port = (this.server?.address() as AddressInfo).port;
-    const closed = new Promise((resolve) => this.server?.close(resolve));
-    this.server?.closeAllConnections();
+    const server = this.server;
+    if (!server) throw new Error('the proxy is not started');
+    const port = (server.address() as AddressInfo).port;
+    const closed = new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
     await closed;
     await new Promise((resolve) => setTimeout(resolve, ms));
     await this.start(port);

@@ -1,6 +1,7 @@
 import type avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import { FaultyProxy } from '../../../dev/faults/http-proxy';
 import {
   AvroEncoder,
   AvroReader,
@@ -17,7 +18,6 @@ import {
 } from '../../../lib/codec';
 import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../../lib/domain/navigation';
 import { endpoints, uniqueName } from '../endpoints';
-import { FaultyProxy } from '../../../dev/faults/http-proxy';
 
 const b64 = (bytes: Buffer) => bytes.toString('base64');
 const codeOf = (d: Decoded<unknown>) => (d instanceof CodecError ? d.code : d === TOMBSTONE ? 'TOMBSTONE' : 'VALUE');

@@ -5,6 +5,7 @@ import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { SeededRandom } from '../../../dev/demo/seeded-random';
 import { ensureTopics, poison, topicEnds } from '../../../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../../../dev/esm/runner';
+import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { navigationEnricher, READER_SCHEMA } from '../../../functions/navigation-enricher/definition';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
 import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
@@ -12,7 +13,6 @@ import { composeProcessor } from '../../../lib/runtime/compose';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { endpoints, uniqueName } from '../endpoints';
 import { sessionFor } from '../scylla/fixtures';
 

@@ -7,6 +7,7 @@ import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { ensureTopics } from '../../../dev/demo/stream';
 import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { REPO_ROOT } from '../../../dev/stack/config';
+import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
   READER_SCHEMA as NAVIGATION_READER,
@@ -17,7 +18,6 @@ import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
-import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 import { AWS_ENVIRONMENT, functionEnvironment } from './environment';
