@@ -3,6 +3,7 @@ import type { IdentityLink } from '../../lib/domain/identity';
 import { CONSENT } from '../../lib/domain/navigation';
 import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
+import { requireEventTime } from '../../lib/runtime/validation';
 import { statement } from '../../lib/scylla/statement';
 import { writeTimestamp } from '../../lib/scylla/write-time';
 
@@ -42,7 +43,7 @@ export const identityLinker: ProcessorDefinition<IdentityLink> = {
   name: 'identity-linker',
   process(link, record) {
     if (!link.cookieId || !link.userId) throw new ValidationError('an identity link needs a cookie id and a user id');
-    if (!(link.eventTime > 0)) throw new ValidationError(`eventTime ${link.eventTime} is not a time`);
+    requireEventTime(link.eventTime);
     return [
       {
         statement: UPSERT,

@@ -2,6 +2,7 @@ import type avro from 'avsc';
 import { CONSENT, type Navigation } from '../../lib/domain/navigation';
 import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
+import { requireEventTime } from '../../lib/runtime/validation';
 import { statement } from '../../lib/scylla/statement';
 import { writeTimestamp } from '../../lib/scylla/write-time';
 
@@ -113,7 +114,7 @@ export function navigationEnricher(options: {
     process(nav, record, lookups) {
       if (nav.consent === 'DENIED') return { skip: 'consent_denied' };
       if (!UUID.test(nav.eventId)) throw new ValidationError(`eventId ${JSON.stringify(nav.eventId)} is not a UUID`);
-      if (!(nav.eventTime > 0)) throw new ValidationError(`eventTime ${nav.eventTime} is not a time`);
+      requireEventTime(nav.eventTime);
       const lookup = nav.userId === null ? lookups.get(nav.cookieId) : undefined;
       return [
         {

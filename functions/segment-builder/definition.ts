@@ -1,7 +1,7 @@
 import type avro from 'avsc';
 import { CONSENT, type Consent } from '../../lib/domain/navigation';
-import { ValidationError } from '../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../lib/runtime/processor';
+import { requireEventTime } from '../../lib/runtime/validation';
 import type { WriteExecutor } from '../../lib/scylla/executor';
 import { statement } from '../../lib/scylla/statement';
 import { writeTimestamp } from '../../lib/scylla/write-time';
@@ -101,7 +101,7 @@ export function segmentBuilder(options: {
     },
     process(nav, record, current) {
       if (nav.consent === 'DENIED') return { skip: 'consent_denied' };
-      if (!(nav.eventTime > 0)) throw new ValidationError(`eventTime ${nav.eventTime} is not a time`);
+      requireEventTime(nav.eventTime);
       const owner = nav.userId ?? nav.cookieId;
       const matched = current.filter((rule) => rule.pattern.test(nav.url));
       if (matched.length === 0) return { skip: 'no_segment' };

@@ -8,8 +8,11 @@
  * (the Kafka Connect Scylla sink's bug #20: equal timestamps make the later write lose). Within one millisecond the
  * later offset wins, as long as fewer than 1000 offsets separate them.
  */
+/** The latest millisecond whose write time (µs, plus the offset digits) is still an exact number: year 2255. */
+export const MAX_WRITE_TIME_MS = Math.floor((Number.MAX_SAFE_INTEGER - 999) / 1000);
+
 export function writeTimestamp(timeMs: number, offset: number): number {
-  if (!Number.isSafeInteger(timeMs) || timeMs < 0)
-    throw new RangeError(`write time must be epoch milliseconds, got ${timeMs}`);
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0 || timeMs > MAX_WRITE_TIME_MS)
+    throw new RangeError(`write time must be epoch milliseconds up to ${MAX_WRITE_TIME_MS}, got ${timeMs}`);
   return timeMs * 1000 + (offset % 1000);
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
+import { runFuzz } from '../../../dev/fuzz';
 import {
   AvroEncoder,
   AvroReader,
@@ -85,4 +86,15 @@ describe('the decoder under hostile input', () => {
       { numRuns: 2_000 },
     );
   });
+
+  it('runs 20,000 hostile records through decodeAll and the three functions with no crash or hang (npm run fuzz, CI slice)', async () => {
+    const report = await runFuzz({ records: 20_000, seed: 1, registryUrl: endpoints.registryUrl });
+    expect(report.firstCrashes).toEqual([]);
+    expect({ crashes: report.crashes, hangs: report.hangs, untyped: report.untyped }).toEqual({
+      crashes: 0,
+      hangs: 0,
+      untyped: 0,
+    });
+    expect(report.outcomes.RECORD_INVALID).toBeGreaterThan(0); // among them, event times no write can carry
+  }, 120_000);
 });

@@ -289,6 +289,33 @@ describe('hostile length prefixes are refused before anything is allocated', () 
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it.each<[string, avro.Schema]>([
+    ['array of strings', { type: 'array', items: 'string' }],
+    ['array of nulls (zero-byte items)', { type: 'array', items: 'null' }],
+    ['map of ints', { type: 'map', values: 'int' }],
+  ])('%s claiming 2^50 items in a field the reader drops (skipped, not read)', (_, schema) => {
+    const writer = compileSchema({
+      type: 'record',
+      name: 'R',
+      fields: [
+        { name: 'dropped', type: schema },
+        { name: 'kept', type: 'int' },
+      ],
+    });
+    const reader = compileSchema({ type: 'record', name: 'R', fields: [{ name: 'kept', type: 'int' }] });
+    const resolver = reader.createResolver(writer);
+    const started = Date.now();
+    const bytes = Buffer.concat([zigzag(2 ** 50), Buffer.alloc(8)]);
+    let error: unknown;
+    try {
+      reader.decode(bytes, 0, resolver);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as CodecError).code).toBe('CODEC_INVALID_DATA');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('still reads a genuinely long array of zero-byte items up to the cap', () => {
     const schema: avro.Schema = { type: 'array', items: 'null' };
     const value = new Array(1000).fill(null);

@@ -1,0 +1,211 @@
+import { parseArgs } from 'node:util';
+import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../functions/identity-linker/definition';
+import { READER_SCHEMA as NAVIGATION_READER, navigationEnricher } from '../functions/navigation-enricher/definition';
+import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../functions/segment-builder/definition';
+import {
+  AvroEncoder,
+  AvroReader,
+  CodecError,
+  ConfluentSchemaRegistry,
+  frameConfluentV0,
+  SchemaCache,
+  TOMBSTONE,
+} from '../lib/codec';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../lib/domain/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../lib/domain/navigation';
+import { ValidationError } from '../lib/runtime/errors';
+import type { ProcessorDefinition, RecordContext } from '../lib/runtime/processor';
+import { navigationEvents } from './demo/navigation-generator';
+import { SeededRandom } from './demo/seeded-random';
+import { DEMO_SEGMENT_RULES } from './demo/stream';
+import { loadStackConfig, stackEndpoints } from './stack/config';
+
+/**
+ * `npm run fuzz [-- --records 1000000 --seed 1]`: hostile input at scale. Records in batches of 1,000 (an MSK
+ * partition batch), each batch through `decodeAll` and every decoded value through the three functions' `process`
+ * steps, as a real invocation would: mutated valid records (bytes flipped, cut, extended) of every writer version,
+ * random bodies behind valid schema ids, arbitrary values (any first byte, any length), and valid records among
+ * them. Every outcome must be a value or a typed poison error (`CodecError`'s codes, `RECORD_INVALID`); anything
+ * else thrown is a crash, a batch slower than `HANG_MS` a hang. Reports outcomes by code, records/s, CPU and peak
+ * RSS; the last line is the verdict as JSON. Schemas come from the registry (SCHEMA_REGISTRY_URLS, else the local
+ * stack's), once per id: the hostile ids are pinned to registered ones, so the run measures the decoder, not HTTP.
+ */
+
+const BATCH = 1_000;
+/** A batch of 1,000 decodes in a few ms: two seconds is a hang. */
+const HANG_MS = 2_000;
+
+export interface FuzzReport {
+  records: number;
+  crashes: number;
+  hangs: number;
+  untyped: number;
+  outcomes: Record<string, number>;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  firstCrashes: string[];
+}
+
+type AnyDefinition = ProcessorDefinition<unknown, unknown>;
+
+export async function runFuzz(options: { records: number; seed: number; registryUrl: string }): Promise<FuzzReport> {
+  const registry = new ConfluentSchemaRegistry({ urls: [options.registryUrl] });
+  const encoder = new AvroEncoder(registry);
+  const subject = `fuzz-${options.seed}`;
+  const navWriters = await Promise.all(
+    [NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3].map((s) => encoder.forSubject<Navigation>(`${subject}-nav-value`, s)),
+  );
+  const identityWriter = await encoder.forSubject<IdentityLink>(`${subject}-identity-value`, IDENTITY_LINK_V1);
+  const ids = [...navWriters.map((w) => w.id), identityWriter.id];
+  const random = new SeededRandom(options.seed);
+  const generator = navigationEvents({ seed: options.seed, cookies: 500, startTime: Date.UTC(2026, 10, 1) });
+  const valid = (): Buffer => {
+    const n = generator.next().value as Navigation;
+    if (random.int(5) === 0)
+      return identityWriter.encode({
+        cookieId: n.cookieId,
+        userId: `user-${n.cookieId}`,
+        emailSha256: null,
+        source: 'LOGIN',
+        consent: n.consent,
+        eventTime: n.eventTime,
+      });
+    return random.pick(navWriters).encode({ ...n, sessionId: null, pageTitle: null, loadMillis: 100 });
+  };
+  const bytes = (length: number) => Buffer.from(Array.from({ length }, () => random.int(256)));
+  const hostile = (): Buffer | null => {
+    const kind = random.next();
+    if (kind < 0.1) return valid();
+    if (kind < 0.5) {
+      // A valid record mutated: bytes flipped after the header, cut, extended.
+      const record = Buffer.from(valid());
+      for (let flips = random.int(8); flips > 0; flips--) record[5 + random.int(record.length - 5)] = random.int(256);
+      return Buffer.concat([record.subarray(0, record.length - random.int(8)), bytes(random.int(16))]);
+    }
+    if (kind < 0.8) return frameConfluentV0(random.pick(ids), bytes(random.int(2_048)));
+    if (kind < 0.81) return null; // a tombstone
+    // Anything at all; a value claiming Confluent v0 names a registered id (an unknown one would only ask HTTP).
+    const value = bytes(random.int(64));
+    if (value[0] === 0 && value.length >= 5) value.writeInt32BE(random.pick(ids), 1);
+    return value;
+  };
+
+  const rules = DEMO_SEGMENT_RULES.map(([segmentId, pattern]) => ({ segmentId, pattern: new RegExp(pattern) }));
+  const steps: { reader: AvroReader<unknown>; definition: AnyDefinition; prepared: unknown }[] = [
+    {
+      reader: new AvroReader(new SchemaCache(registry), NAVIGATION_READER),
+      definition: navigationEnricher({ ttlSeconds: 3600 }) as AnyDefinition,
+      prepared: new Map(),
+    },
+    {
+      reader: new AvroReader(new SchemaCache(registry), SEGMENT_READER),
+      definition: segmentBuilder({ ttlSeconds: 3600, refreshMs: 60_000 }) as AnyDefinition,
+      prepared: rules,
+    },
+    {
+      reader: new AvroReader(new SchemaCache(registry), IDENTITY_READER),
+      definition: identityLinker as AnyDefinition,
+      prepared: undefined,
+    },
+  ];
+
+  const report: FuzzReport = {
+    records: 0,
+    crashes: 0,
+    hangs: 0,
+    untyped: 0,
+    outcomes: {},
+    seconds: 0,
+    cpuSeconds: 0,
+    peakRssMb: 0,
+    firstCrashes: [],
+  };
+  const count = (outcome: string) => {
+    report.outcomes[outcome] = (report.outcomes[outcome] ?? 0) + 1;
+  };
+  const crash = (what: string) => {
+    report.crashes++;
+    if (report.firstCrashes.length < 10) report.firstCrashes.push(what);
+  };
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  for (let offset = 0; offset < options.records; offset += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, options.records - offset) }, (_, i) => {
+      const value = hostile();
+      return { value: value === null ? null : value.toString('base64'), offset: offset + i };
+    });
+    for (const { reader, definition, prepared } of steps) {
+      const batchStarted = performance.now();
+      let decoded: Awaited<ReturnType<AvroReader<unknown>['decodeAll']>>;
+      try {
+        decoded = await reader.decodeAll(batch);
+      } catch (error) {
+        crash(`${definition.name} decodeAll threw ${(error as Error).stack}`);
+        continue;
+      }
+      for (const [i, d] of decoded.entries()) {
+        const record: RecordContext = {
+          topic: 'fuzz',
+          partition: 0,
+          offset: offset + i,
+          timestamp: Date.UTC(2026, 10, 1),
+          key: `ck-${i}`,
+        };
+        if (d instanceof CodecError) {
+          count(d.code);
+          continue;
+        }
+        if (d === TOMBSTONE) {
+          count('tombstone');
+          continue;
+        }
+        try {
+          const outcome = definition.process(d, record, prepared);
+          count(Array.isArray(outcome) ? 'written' : `skipped:${outcome.skip}`);
+        } catch (error) {
+          if (error instanceof ValidationError) count(error.code);
+          else crash(`${definition.name} process threw ${(error as Error).stack}`);
+        }
+      }
+      if (performance.now() - batchStarted > HANG_MS) report.hangs++;
+    }
+    report.records += batch.length;
+  }
+  for (const code of Object.keys(report.outcomes))
+    if (!/^(CODEC_[A-Z_]+|RECORD_INVALID|written|tombstone|skipped:.+)$/.test(code)) report.untyped++;
+  const cpu = process.cpuUsage(cpuStarted);
+  report.seconds = (performance.now() - started) / 1000;
+  report.cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  report.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  return report;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { records: { type: 'string' }, seed: { type: 'string' } } });
+  const records = Number(values.records ?? 1_000_000);
+  const seed = Number(values.seed ?? 1);
+  const registryUrl = process.env.SCHEMA_REGISTRY_URLS?.split(',')[0] ?? stackEndpoints(loadStackConfig()).registryUrl;
+  const report = await runFuzz({ records, seed, registryUrl });
+  console.log(`outcomes (per function step, ${records.toLocaleString('en-US')} records × 3 functions):`);
+  for (const [code, n] of Object.entries(report.outcomes).sort((a, b) => b[1] - a[1]))
+    console.log(`  ${code.padEnd(32)} ${n.toLocaleString('en-US')}`);
+  for (const c of report.firstCrashes) console.log(`CRASH ${c}`);
+  console.log(
+    `${Math.round(report.records / report.seconds).toLocaleString('en-US')} records/s through the three functions, ` +
+      `${report.cpuSeconds.toFixed(1)} CPU-s, peak RSS ${report.peakRssMb.toFixed(0)} MB`,
+  );
+  console.log(
+    JSON.stringify({
+      records: report.records,
+      crashes: report.crashes,
+      hangs: report.hangs,
+      untyped: report.untyped,
+      peak_rss_mb: Math.round(report.peakRssMb),
+      seconds: Math.round(report.seconds),
+    }),
+  );
+  return report.crashes + report.hangs + report.untyped === 0 ? 0 : 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exit(await main());
