@@ -74,7 +74,10 @@ async function main(): Promise<number> {
     console.log(
       `fault at t=${f.at.toFixed(0)} s, ${f.tookSeconds.toFixed(0)} s: ${f.name}${f.error ? ` FAILED: ${f.error}` : ''}`,
     );
-  for (const [name, stats] of Object.entries(report.mapping)) console.log(`${name}: ${JSON.stringify(stats)}`);
+  for (const [name, stats] of Object.entries(report.mapping)) {
+    console.log(`${name}: ${JSON.stringify(stats)}`);
+    for (const event of report.events[name] ?? []) console.log(`  ${event}`);
+  }
   console.log(
     `also: ${report.reowned} events stored under a second owner (a retry after their cookie was linked), ` +
       `${report.producedTwice} records produced twice, ${report.deadLettersTwice} records dead-lettered twice, ` +

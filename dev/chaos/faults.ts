@@ -74,9 +74,9 @@ const containerCrashed = (at: number): Fault => ({
   at,
   name: 'a container thrown away mid-batch (its module state lost)',
   async inject({ containers }) {
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50))
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(20))
       if (containers.some((c) => c.crash())) return;
-    throw new Error('no container was busy for 10 s');
+    throw new Error('no container was busy for 30 s');
   },
 });
 

@@ -48,6 +48,8 @@ export interface ChaosReport extends Accounting {
   uncommitted: number;
   schedule: { name: string; at: number; tookSeconds: number; error?: string }[];
   mapping: Record<string, Record<string, number>>;
+  /** Per function: what its mapping noted (consumers rebuilt, invocations abandoned), with the time. */
+  events: Record<string, string[]>;
 }
 
 const KEYSPACE = 'chaos';
@@ -293,8 +295,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       letters,
     );
     const mapping: ChaosReport['mapping'] = {};
+    const events: ChaosReport['events'] = {};
     let retried = 0;
     for (const m of mappings) {
+      events[m.name] = m.esm.events;
       const { committed: _, ...stats } = m.esm.stats;
       mapping[m.name] = { ...stats, ...m.containers.stats };
       retried += stats.failedInvocations + stats.partialResponses;
@@ -307,6 +311,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       uncommitted,
       schedule,
       mapping,
+      events,
     };
   } finally {
     for (const close of cleanup.reverse()) await close().catch(() => {});

@@ -166,15 +166,24 @@ export class LocalEventSourceMapping {
         }
         if (!this.running) break;
         throw new Error('the consumer stream ended');
-      } catch {
+      } catch (error) {
         if (!this.running) break;
         // The broker went away (restarted, killed): a new consumer resumes from the committed offsets.
         this.stats.consumerRestarts++;
+        this.note(`consumer rebuilt: ${(error as Error).message}`);
         stream = undefined;
         await (this.consumer?.close(true) as Promise<void> | undefined)?.catch(() => {});
         await sleep(1_000);
       }
     }
+  }
+
+  /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
+  readonly events: string[] = [];
+
+  private note(event: string): void {
+    this.events.push(`${new Date().toISOString().slice(11, 19)} ${event}`);
+    if (this.events.length > 50) this.events.shift();
   }
 
   private enqueue(message: Message): void {
@@ -277,6 +286,7 @@ export class LocalEventSourceMapping {
         const outcome = await Promise.race([call, timeout]).finally(() => clearTimeout(timer));
         if (outcome === 'timeout') {
           this.stats.timedOut++;
+          this.note(`${id}: invocation abandoned at the ${s.timeoutMs} ms timeout`);
           invoker.abandon(id);
           throw new Error(`the invocation ran past the ${s.timeoutMs} ms timeout`);
         }
