@@ -133,6 +133,12 @@ export class LocalEventSourceMapping {
       clientId: `esm-${this.options.groupId}`,
       groupId: this.options.groupId,
       bootstrapBrokers: this.options.bootstrapBrokers,
+      // A consumer rebuilt after a broker failure joins while its dead predecessor is still a member: the group
+      // waits out that member's session before assigning partitions. The client's default (60 s) stalled the
+      // mapping for up to a minute after each broker fault; 10 s is the broker's floor (6 s) with a margin.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 20_000,
     });
     return this.consumer.consume({
       topics: [this.options.topic],
@@ -312,8 +318,14 @@ export class LocalEventSourceMapping {
     const at = batch.findIndex((p) => p.record.offset === failure.itemIdentifier.offset);
     await sleep(s.retryBackoffMs);
     if (at < 0) return batch; // an offset not in the batch: AWS retries the whole batch
-    this.commit(id, batch.slice(0, at));
-    return batch.slice(at);
+    // By offset, not by position: what precedes the failure in the partition is done, the rest is retried, whatever
+    // order the batch was queued in.
+    const failedAt = failure.itemIdentifier.offset;
+    this.commit(
+      id,
+      batch.filter((p) => p.record.offset < failedAt),
+    );
+    return batch.filter((p) => p.record.offset >= failedAt);
   }
 
   /**
@@ -323,14 +335,24 @@ export class LocalEventSourceMapping {
    * partition's last batch has no next commit to cover it) until the mapping stops.
    */
   private commit(id: string, done: Pending[]): void {
-    const last = done[done.length - 1];
+    const last = done.reduce<Pending | undefined>(
+      (a, p) => (a && a.record.offset > p.record.offset ? a : p),
+      undefined,
+    );
     if (!last) return;
     const next = last.record.offset + 1;
     if (next > (this.toCommit.get(id) ?? 0)) this.toCommit.set(id, next);
     if (this.commits.has(id)) return; // the commit in progress picks up the new offset when it is done
     const { topic, partition } = last.record;
-    const committing = (async () => {
-      for (let target = this.toCommit.get(id) as number; target > (this.stats.committed.get(id) ?? 0); ) {
+    const committing = async () => {
+      await Promise.resolve(); // runs on once `commits` holds it
+      for (;;) {
+        const target = this.toCommit.get(id) as number;
+        // Checked and forgotten in one step: a commit asked for after this finds no loop and starts one.
+        if (target <= (this.stats.committed.get(id) ?? 0)) {
+          this.commits.delete(id);
+          return;
+        }
         try {
           await this.consumer?.commit({ offsets: [{ topic, partition, offset: BigInt(target), leaderEpoch: -1 }] });
           const before = this.stats.committed.get(id) ?? 0;
@@ -338,12 +360,14 @@ export class LocalEventSourceMapping {
           this.stats.committed.set(id, target);
         } catch {
           this.stats.failedCommits++;
-          if (!this.running && Date.now() > this.stopDeadline) return;
+          if (!this.running && Date.now() > this.stopDeadline) {
+            this.commits.delete(id);
+            return;
+          }
           await sleep(500);
         }
-        target = this.toCommit.get(id) as number;
       }
-    })().finally(() => this.commits.delete(id));
-    this.commits.set(id, committing);
+    };
+    this.commits.set(id, committing());
   }
 }
