@@ -8,7 +8,7 @@ import { type ChaosOptions, type ChaosReport, runChaos } from './run';
  * its own: the local stack and the tests are not disturbed. `--slice` is the CI-sized run (each fault once, 10,000
  * events). The last line is the verdict as JSON; the exit code is 1 when any count that must be zero is not.
  */
-export const FULL: Omit<ChaosOptions, 'deadLetterSink' | 'log'> = {
+const FULL: Omit<ChaosOptions, 'deadLetterSink' | 'log'> = {
   navigation: 100_000,
   identity: 20_000,
   seconds: 150,

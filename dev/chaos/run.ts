@@ -2,16 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ConfluentSchemaRegistry } from '../../lib/codec';
+import { parseKafkaDeadLetterConfig } from '../../lib/runtime/kafka-dead-letters';
 import { parseScyllaConfig } from '../../lib/scylla/config';
 import { CredentialsSource } from '../../lib/scylla/credentials';
 import { migrate } from '../../lib/scylla/migrations';
 import { ScyllaSession } from '../../lib/scylla/session';
 import { statement } from '../../lib/scylla/statement';
 import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
-import { DEMO_SEGMENT_RULES, ensureTopics, topicEnds } from '../demo/stream';
+import { DEMO_SEGMENT_RULES, type DemoRecord, ensureTopics, topicEnds } from '../demo/stream';
 import { KafkaDeadLetterStore } from '../dlq/kafka-store';
 import { SqsDeadLetterStore } from '../dlq/sqs-store';
-import type { DeadLetterStore } from '../dlq/store';
+import { type DeadLetterStore, MS_PER_DAY } from '../dlq/store';
 import { TableDeadLetterStore } from '../dlq/table-store';
 import { WorkerContainers } from '../esm/containers';
 import { readTopic } from '../esm/read-topic';
@@ -80,27 +81,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const outcome of starting) if (outcome.status === 'rejected') throw outcome.reason;
     const cqlEndpoints = servers.cql.endpoints;
     const brokers = [servers.kafka.endpoints.kafkaBootstrap];
+    // Its own moto: what the functions' SDK clients read from their environment, and the harness's clients.
     const aws = {
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_ENDPOINT_URL: servers.aws.endpoints.awsEndpoint,
     };
-    const secrets = new SecretsManagerClient({
+    const awsClient = {
       region: aws.AWS_REGION,
       endpoint: aws.AWS_ENDPOINT_URL,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+      credentials: { accessKeyId: aws.AWS_ACCESS_KEY_ID, secretAccessKey: aws.AWS_SECRET_ACCESS_KEY },
+    };
+    const secrets = new SecretsManagerClient(awsClient);
 
-    // The functions log in as their own role, its password in Secrets Manager; the harness as the superuser.
-    const adminEnv = localScyllaEnvironment(cqlEndpoints, KEYSPACE);
-    const admin = new ScyllaSession(
-      parseScyllaConfig(adminEnv),
-      new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
-      undefined,
-      { useKeyspace: false },
+    // The functions log in as their own role, its password in Secrets Manager; the harness as the superuser, with
+    // one session for the schema and roles and one in the keyspace (the table sink's reads, the accounting).
+    const local = localScyllaEnvironment(cqlEndpoints, KEYSPACE);
+    const { SCYLLA_USERNAME: _user, SCYLLA_PASSWORD: _password, ...scyllaTarget } = local;
+    const superuser = parseScyllaConfig(local);
+    const admin = new ScyllaSession(superuser, new CredentialsSource(superuser.credentials), undefined, {
+      useKeyspace: false,
+    });
+    const reader = new ScyllaSession(superuser, new CredentialsSource(superuser.credentials));
+    cleanup.push(
+      () => admin.shutdown(),
+      () => reader.shutdown(),
     );
-    cleanup.push(() => admin.shutdown());
     await migrate(admin, {
       keyspace: KEYSPACE,
       replication: `{'class': 'NetworkTopologyStrategy', '${cqlEndpoints.cqlLocalDataCenter}': 1}`,
@@ -140,11 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const sink: Record<string, string> = { DEAD_LETTER_SINK: options.deadLetterSink };
     let store: DeadLetterStore;
     if (options.deadLetterSink === 'sqs') {
-      const sqs = new SQSClient({
-        region: aws.AWS_REGION,
-        endpoint: aws.AWS_ENDPOINT_URL,
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      });
+      const sqs = new SQSClient(awsClient);
       sink.DEAD_LETTER_QUEUE_URL = (await sqs.send(new CreateQueueCommand({ QueueName: 'chaos-dead-letters' })))
         .QueueUrl as string;
       store = new SqsDeadLetterStore(sqs, sink.DEAD_LETTER_QUEUE_URL);
@@ -155,19 +158,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         DEAD_LETTER_KAFKA_TLS: 'off',
       });
       await ensureTopics(brokers, ['dead-letters'], 2);
-      store = new KafkaDeadLetterStore({
-        brokers,
-        topic: 'dead-letters',
-        tls: false,
-        sasl: { mechanism: 'none' },
-        timeoutMs: 10_000,
-      });
+      store = new KafkaDeadLetterStore(parseKafkaDeadLetterConfig(sink));
     } else {
-      const reader = new ScyllaSession(
-        parseScyllaConfig(adminEnv),
-        new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
-      );
-      cleanup.push(() => reader.shutdown());
       store = new TableDeadLetterStore(reader, KEYSPACE);
     }
     cleanup.push(() => store.close());
@@ -175,11 +167,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const functionEnv = (name: FunctionName): Record<string, string> => ({
       ...aws,
       AWS_LAMBDA_FUNCTION_NAME: name,
-      SCYLLA_CONTACT_POINTS: cqlEndpoints.cqlContactPoint,
-      SCYLLA_LOCAL_DC: cqlEndpoints.cqlLocalDataCenter,
-      SCYLLA_KEYSPACE: KEYSPACE,
+      ...scyllaTarget,
       SCYLLA_CREDENTIALS_SECRET_ID: secretId,
-      SCYLLA_CONSISTENCY: 'LOCAL_ONE',
       // Longer than the function timeout with its retries: a hung node makes invocations run past it.
       SCYLLA_REQUEST_TIMEOUT_MS: '5000',
       SCYLLA_RETRIES: '2',
@@ -275,18 +264,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       readTopic(connection, TOPICS.navigation),
       readTopic(connection, TOPICS.identity),
     ]);
-    const times = stream.ledger.map((r) => r.event.eventTime);
-    const day = (t: number) => Math.floor(t / 86_400_000) * 86_400_000;
+    // The ledger is in event-time order: its first and last records bound the days dead letters are filed under.
+    const day = (record: DemoRecord | undefined) =>
+      Math.floor((record?.event.eventTime ?? 0) / MS_PER_DAY) * MS_PER_DAY;
     const letters = await store.select({
       functions: FUNCTIONS,
-      firstDay: day(Math.min(...times)),
-      lastDay: day(Math.max(...times)),
+      firstDay: day(stream.ledger[0]),
+      lastDay: day(stream.ledger[stream.ledger.length - 1]),
     });
-    const reader = new ScyllaSession(
-      parseScyllaConfig(adminEnv),
-      new CredentialsSource(parseScyllaConfig(adminEnv).credentials),
-    );
-    cleanup.push(() => reader.shutdown());
     const accounting = await account(
       stream.ledger,
       { navigation: navigation.messages, identity: identity.messages },

@@ -2,13 +2,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer } from '@platformatic/kafka';
 import { AvroEncoder, type ConfluentSchemaRegistry } from '../../lib/codec';
 import { NAVIGATION_V3 } from '../../lib/domain/navigation';
-import { type DemoRecord, demoRecords, ensureTopics, type NavigationWriter, registerDemoSchemas } from '../demo/stream';
+import {
+  type DemoRecord,
+  demoRecords,
+  ensureTopics,
+  type NavigationWriter,
+  registerDemoSchemas,
+  type StreamPlan,
+} from '../demo/stream';
 
 /** Every record carries its place in the ledger: how the accounting maps an offset to what was produced. */
 export const SEQ_HEADER = 'chaos.seq';
 
 /** A fourth navigation writer, registered at the start and first used while the registry is down. */
-export const NAVIGATION_V4 = {
+const NAVIGATION_V4 = {
   ...(NAVIGATION_V3 as { fields: unknown[] }),
   fields: [
     ...(NAVIGATION_V3 as { fields: unknown[] }).fields,
@@ -16,13 +23,7 @@ export const NAVIGATION_V4 = {
   ],
 };
 
-export interface ChaosStreamPlan {
-  navigation: number;
-  identity: number;
-  poisonRate: number;
-  seed: number;
-  topics: { navigation: string; identity: string };
-  partitions: number;
+export interface ChaosStreamPlan extends StreamPlan {
   /** Seconds over which the records are produced, evenly: the faults meet a stream in flight. */
   seconds: number;
   /** Event time of the first record (also its Kafka timestamp, as every record's). */

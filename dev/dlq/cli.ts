@@ -46,7 +46,7 @@ import { TableDeadLetterStore } from './table-store';
  * SCYLLA_CONTACT_POINTS, the local stack (keyspace `pipeline`, its moto for SQS, its Kafka).
  */
 
-export function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   if (!out.SCYLLA_CONTACT_POINTS) {
@@ -64,7 +64,7 @@ export function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   return out;
 }
 
-export function dayRange(since: string | undefined, until: string | undefined, now = Date.now()) {
+function dayRange(since: string | undefined, until: string | undefined, now = Date.now()) {
   const parse = (day: string, flag: string) => {
     const ms = Date.parse(`${day}T00:00:00Z`);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(ms)) throw new Error(`${flag} ${day}: expected YYYY-MM-DD`);

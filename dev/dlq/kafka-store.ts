@@ -8,7 +8,7 @@ import { readTopic } from '../esm/read-topic';
 import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, originOf, utcDay } from './store';
 
 /** The headers of a replay mark: a record of the dead-letter topic that settles an earlier one. */
-export const REPLAY_MARK_HEADERS = {
+const REPLAY_MARK_HEADERS = {
   /** `replayed` or `superseded` (failed again: the function's newer dead letter stands for the record). */
   mark: 'dlq.replay.mark',
   /** `<partition>/<offset>` of the settled dead letter in this topic. */

@@ -1,3 +1,5 @@
+import { deadLetterDay } from '../../lib/runtime/dead-letters';
+
 /**
  * What `npm run dlq` reads and marks, whichever sink the functions write their dead letters to: the `dead_letters`
  * table (table-store.ts), an SQS queue (sqs-store.ts) or a Kafka topic (kafka-store.ts).
@@ -56,7 +58,8 @@ export interface DeadLetterStore {
 
 export const MS_PER_DAY = 86_400_000;
 
-export const utcDay = (at: Date | number): string => new Date(at).toISOString().slice(0, 10);
+/** The UTC day of a record's timestamp, as the table sink files it (`deadLetterDay`). */
+export const utcDay = (at: Date | number): string => deadLetterDay(new Date(at).getTime()).toString();
 
 /** The record a dead letter stands for: what a replay's new dead letter is matched to. */
 export const originOf = (e: Pick<DeadLetterEntry, 'functionName' | 'topic' | 'partition' | 'offset'>) =>

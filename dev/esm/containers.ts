@@ -22,9 +22,7 @@ class Container {
   constructor(bundleFile: string, env: Record<string, string>) {
     this.worker = new Worker(WORKER, {
       workerData: { bundleUrl: pathToFileURL(bundleFile).href },
-      env: { ...process.env, ...env },
-      stdout: false,
-      stderr: false,
+      env: { ...process.env, ...env }, // its stdout and stderr go to this process's
     });
     this.worker.on('message', (message: { id?: number; response?: BatchResponse; error?: string }) => {
       if (message.id === undefined) return;

@@ -88,6 +88,9 @@ export class LocalEventSourceMapping {
     handlerMs: 0,
     committed: new Map(),
   };
+  /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
+  readonly events: string[] = [];
+
   private readonly queues = new Map<string, Pending[]>();
   private readonly workers = new Map<string, Promise<void>>();
   private readonly wakeups = new Map<string, () => void>();
@@ -183,9 +186,6 @@ export class LocalEventSourceMapping {
       }
     }
   }
-
-  /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
-  readonly events: string[] = [];
 
   private note(event: string): void {
     this.events.push(`${new Date().toISOString().slice(11, 19)} ${event}`);

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   CreateRegistryCommand,
   CreateSchemaCommand,
@@ -9,9 +7,9 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOPICS, registerDemoSchemas } from '../../../dev/demo/stream';
 import { checkSources, confluentSubject } from '../../../dev/schemas-check';
-import { REPO_ROOT } from '../../../dev/stack/config';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
 import { NAVIGATION_V1 } from '../../../lib/domain/navigation';
+import { devCommand } from '../dev-command';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /**
@@ -26,13 +24,7 @@ async function gate(...args: string[]): Promise<{ code: number; stdout: string }
 }
 
 async function gateWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  return promisify(execFile)('npx', ['tsx', 'dev/schemas-check.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-  }).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
-  );
+  return devCommand('dev/schemas-check.ts', args, env);
 }
 
 const incompatible = `${uniqueName('navigation')}-value`;

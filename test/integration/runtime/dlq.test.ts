@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Admin, Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { ensureTopics } from '../../../dev/demo/stream';
 import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
-import { REPO_ROOT } from '../../../dev/stack/config';
 import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
@@ -18,6 +15,7 @@ import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
+import { devCommand } from '../dev-command';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 import { AWS_ENVIRONMENT, functionEnvironment } from './environment';
@@ -62,13 +60,7 @@ async function dlq(...args: string[]): Promise<{ code: number; stdout: string }>
 }
 
 async function dlqWith(target: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  return promisify(execFile)('npx', ['tsx', 'dev/dlq/cli.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...target },
-  }).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
-  );
+  return devCommand('dev/dlq/cli.ts', args, target);
 }
 
 beforeAll(async () => {

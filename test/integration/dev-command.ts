@@ -1,0 +1,15 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../dev/stack/config';
+
+/** Runs a dev/ command as `npm run` would (tsx, from the repository root): its exit code and its output. */
+export function devCommand(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string }> {
+  return promisify(execFile)('npx', ['tsx', script, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } }).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+}
