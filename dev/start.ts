@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { ConfluentSchemaRegistry } from '../lib/codec';
@@ -9,6 +10,8 @@ import { statement } from '../lib/scylla/statement';
 import { buildFunction, type FunctionName } from './build';
 import { DEMO_SEGMENT_RULES, DEMO_TOPICS, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
+import { RieInvoker } from './lambda/invoker';
+import { prepareLocalLambdaApp } from './lambda/local-lambda';
 import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
 import { up } from './stack/stack';
@@ -23,8 +26,11 @@ import { up } from './stack/stack';
 const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 /** This run's label on every series it exports: the summary reads this run's figures, not earlier runs'. */
 const RUN = `demo-${Date.now().toString(36)}`;
+const INVOKE_MODES = ['direct', 'rie'] as const;
 
 async function main() {
+  const invokeMode = (process.env.ESM_INVOKE ?? 'direct') as (typeof INVOKE_MODES)[number];
+  if (!INVOKE_MODES.includes(invokeMode)) throw new Error(`ESM_INVOKE must be one of ${INVOKE_MODES.join(', ')}`);
   const external = Boolean(
     process.env.DEMO_KAFKA_BOOTSTRAP && process.env.SCYLLA_CONTACT_POINTS && process.env.SCHEMA_REGISTRY_URLS,
   );
@@ -96,21 +102,54 @@ async function main() {
     { name: 'navigation-enricher', topic: plan.topics.navigation },
     { name: 'segment-builder', topic: plan.topics.navigation },
   ];
-  const mappings: { name: FunctionName; topic: string; handler: Handler; esm: LocalEventSourceMapping }[] = [];
+  // ESM_INVOKE=rie: every batch through the Lambda Runtime API, each function as the synthesized template defines
+  // it (dev/lambda/); by default the bundles' handlers are invoked in this process.
+  const rie =
+    invokeMode === 'rie'
+      ? await prepareLocalLambdaApp({
+          endpoints: stack,
+          artifactsDir: loadStackConfig().artifactsDir,
+          workDir: path.join(loadStackConfig().runDir, 'lambda'),
+          name: RUN,
+          onStep: (step) => console.log(`lambda: ${step}`),
+        })
+      : undefined;
+  const mappings: { name: FunctionName; topic: string; esm: LocalEventSourceMapping; flush(): Promise<void> }[] = [];
   for (const fn of functions) {
+    const empty = { eventSource: 'SelfManagedKafka' as const, bootstrapServers: kafka.join(','), records: {} };
+    const mapping = { topic: fn.topic, groupId: fn.name, bootstrapBrokers: kafka };
+    if (rie) {
+      const definition = rie.functions.get(fn.name);
+      const invoker = new RieInvoker(rie, fn.name, {
+        overrides: {
+          SCYLLA_KEYSPACE: scylla.keyspace,
+          METRICS_LABELS: `run=${RUN}`,
+          METRICS_FLUSH_INTERVAL_MS: '1000',
+        },
+      });
+      console.log(`${fn.name}: under the Runtime Interface Emulator, consuming ${fn.topic} as group ${fn.name}`);
+      mappings.push({
+        ...fn,
+        // The mapping's own timeout is a backstop one second past the function's, which the emulator enforces.
+        esm: new LocalEventSourceMapping({
+          ...mapping,
+          invoker,
+          settings: { batchSize: 500, timeoutMs: ((definition?.timeoutSeconds ?? 60) + 1) * 1000 },
+        }),
+        flush: async () => {
+          await invoker.invokeEach(empty);
+          await invoker.close();
+        },
+      });
+      continue;
+    }
     const { file, bytes } = await buildFunction(fn.name);
     const { handler } = (await import(pathToFileURL(file).href)) as { handler: Handler };
     console.log(`${fn.name}: bundle ${(bytes / 1000).toFixed(0)} KB, consuming ${fn.topic} as group ${fn.name}`);
     mappings.push({
       ...fn,
-      handler,
-      esm: new LocalEventSourceMapping({
-        topic: fn.topic,
-        groupId: fn.name,
-        bootstrapBrokers: kafka,
-        handler,
-        settings: { batchSize: 500 },
-      }),
+      esm: new LocalEventSourceMapping({ ...mapping, handler, settings: { batchSize: 500 } }),
+      flush: async () => void (await handler(empty, { getRemainingTimeInMillis: () => 60_000 })),
     });
   }
   const started = Date.now();
@@ -130,12 +169,8 @@ async function main() {
   for (const m of mappings) if (!finished.has(m.name)) finished.set(m.name, elapsed);
   // One more (empty) invocation after the flush interval, so each function exports its last figures.
   await sleep(1_100);
-  for (const m of mappings)
-    await m.handler(
-      { eventSource: 'SelfManagedKafka', bootstrapServers: kafka.join(','), records: {} },
-      { getRemainingTimeInMillis: () => 60_000 },
-    );
   await Promise.all(mappings.map((m) => m.esm.stop()));
+  for (const m of mappings) await m.flush();
   await summary(
     mappings.map((m) => ({ name: m.name, stats: m.esm.stats, seconds: finished.get(m.name) as number })),
     elapsed,
@@ -163,7 +198,8 @@ async function summary(
   const window = `${Math.ceil(elapsed + 60)}s`;
   console.log(`\nSummary (${elapsed.toFixed(1)} s of processing)\n`);
   for (const run of runs) {
-    const f = `function="${run.name}", run="${RUN}"`;
+    // The template names functions `<environment>-<processor>` (ESM_INVOKE=rie); the direct run, `<processor>`.
+    const f = `function=~"(.+-)?${run.name}", run="${RUN}"`;
     const q = async (expr: string) => Number((await promql(prometheus, expr))[0]?.value[1] ?? Number.NaN);
     const pct = async (metric: string, p: number, extra = '') =>
       (await q(`histogram_quantile(${p}, sum by (le) (max_over_time(${metric}_bucket{${f}${extra}}[${window}])))`)) *

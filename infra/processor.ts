@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
@@ -93,6 +93,8 @@ export class Processor extends Construct {
       },
     });
 
+    // Which processor a function runs, for cost allocation and for tools reading the template (dev/lambda/).
+    Tags.of(this.function).add('processor', props.processor);
     this.function.addEventSource(this.eventSource(props));
     const kafka = props.kafka;
     const keyArn = kafka.type === 'msk' ? kafka.saslScramSecretKeyArn : kafka.secretKeyArn;

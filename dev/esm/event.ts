@@ -1,3 +1,4 @@
+import type { Message } from '@platformatic/kafka';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
 
 /** A Kafka record as the local tools hold it, before it is shaped like Lambda's event. */
@@ -9,6 +10,19 @@ export interface KafkaRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers?: [string, Buffer][];
+}
+
+/** A consumed message as a `KafkaRecord`. A Kafka tombstone has no value; an empty value is treated the same way. */
+export function kafkaRecordOf(message: Message): KafkaRecord {
+  return {
+    topic: message.topic,
+    partition: message.partition as number,
+    offset: Number(message.offset),
+    timestamp: Number(message.timestamp),
+    key: message.key && message.key.length > 0 ? message.key : null,
+    value: message.value && message.value.length > 0 ? message.value : null,
+    headers: [...message.headers].map(([k, v]) => [k.toString(), v] as [string, Buffer]),
+  };
 }
 
 /**

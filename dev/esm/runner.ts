@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
-import { buildMskEvent, type KafkaRecord } from './event';
+import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from './event';
 
 /**
  * A local stand-in for Lambda's Kafka event-source mapping, over a real Kafka consumer group: it forms batches as
@@ -193,16 +193,7 @@ export class LocalEventSourceMapping {
   }
 
   private enqueue(message: Message): void {
-    const record: KafkaRecord = {
-      topic: message.topic,
-      partition: message.partition as number,
-      offset: Number(message.offset),
-      timestamp: Number(message.timestamp),
-      key: message.key && message.key.length > 0 ? message.key : null,
-      // A Kafka tombstone has no value; an empty value is treated the same way.
-      value: message.value && message.value.length > 0 ? message.value : null,
-      headers: [...message.headers].map(([k, v]) => [k.toString(), v] as [string, Buffer]),
-    };
+    const record = kafkaRecordOf(message);
     const id = `${record.topic}-${record.partition}`;
     if (record.offset <= (this.highest.get(id) ?? -1)) {
       this.stats.redelivered++;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StackError } from './errors';
@@ -102,6 +102,27 @@ export async function goBinary(module: string, version: string, pkg: string, art
     await exec('go', ['build', '-trimpath', '-o', path.join(tmp, name), pkg], { cwd: dir, env: { CGO_ENABLED: '0' } });
   });
   return path.join(target, name);
+}
+
+/**
+ * A locked npm tree installed apart from the project's dependencies (`manifestDir` holds its package.json and
+ * package-lock.json), with its install scripts run under `node`: a native addon is built against the Node that will
+ * load it. node-gyp takes that Node's headers from its own package (`nodedir`): it would otherwise download them from
+ * nodejs.org, which is not a package registry. The cache key is the lockfile and the Node version.
+ */
+export async function npmTree(manifestDir: string, node: string, artifactsDir: string): Promise<string> {
+  const lock = readFileSync(path.join(manifestDir, 'package-lock.json'));
+  const { stdout: version } = await exec(node, ['--version']);
+  const key = createHash('sha256').update(lock).update(version).digest('hex').slice(0, 12);
+  const nodeDir = path.dirname(path.dirname(node));
+  return atomically(path.join(artifactsDir, `${path.basename(manifestDir)}-${key}`), async (tmp) => {
+    for (const file of ['package.json', 'package-lock.json'])
+      copyFileSync(path.join(manifestDir, file), path.join(tmp, file));
+    await exec('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: tmp,
+      env: { PATH: `${path.dirname(node)}:${process.env.PATH}`, npm_config_nodedir: nodeDir },
+    });
+  });
 }
 
 /**

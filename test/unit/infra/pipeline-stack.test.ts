@@ -34,6 +34,8 @@ describe('the pipeline stack (example environment)', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         Timeout: Match.anyValue(),
+        // Cost allocation by processor, and how dev/lambda/ finds each function in the template.
+        Tags: Match.arrayWith([{ Key: 'processor', Value: name }]),
         VpcConfig: { SubnetIds: Match.arrayWith(['subnet-0a1b2c3d4e5f60711']), SecurityGroupIds: Match.anyValue() },
         Environment: {
           Variables: Match.objectLike({

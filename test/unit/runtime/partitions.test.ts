@@ -1,28 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../../lib/runtime/errors';
 import { batchResponse, splitByPartition } from '../../../lib/runtime/partitions';
 
 /** AWS's sample MSK event (Lambda developer guide, "Using Lambda with Amazon MSK"). */
-const AWS_SAMPLE = {
-  eventSource: 'aws:kafka',
-  eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/vpc-2priv-2pub/751d2973-a626-431c-9d4e-d7975eb44dd7-2',
-  bootstrapServers:
-    'b-2.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092,b-1.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092',
-  records: {
-    'mytopic-0': [
-      {
-        topic: 'mytopic',
-        partition: 0,
-        offset: 15,
-        timestamp: 1545084650987,
-        timestampType: 'CREATE_TIME',
-        key: 'cmVjb3JkS2V5',
-        value: 'eyJrZXkiOiJ2YWx1ZSJ9',
-        headers: [{ headerKey: [104, 101, 97, 100, 101, 114, 86, 97, 108, 117, 101] }],
-      },
-    ],
-  },
-};
+const AWS_SAMPLE: unknown = JSON.parse(
+  readFileSync(new URL('../../fixtures/msk-aws-sample.json', import.meta.url), 'utf8'),
+);
 
 const record = (topic: string, partition: number, offset: number) => ({
   topic,

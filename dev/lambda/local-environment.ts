@@ -1,0 +1,99 @@
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { StackEndpoints } from '../stack/config';
+import { LambdaRunError } from './errors';
+import type { FunctionDefinition } from './template';
+
+/**
+ * The template's environment made to run on the local stack. Literal values stay as the template sets them
+ * (consistency, in-flight bound, dead-letter sink, EMF, partial batch responses...); what names a deployed resource
+ * is replaced: the Scylla contact points and data center, the schema registry, and every value CloudFormation would
+ * resolve at deploy time (the credentials secret and the dead-letter queue, created in the local AWS emulator; the
+ * Prometheus workspace, the local Prometheus). A deploy-time value with no local counterpart fails with its name.
+ */
+
+/** The AWS resources a deployed function finds through its environment, created in the local AWS emulator. */
+export interface LocalResources {
+  credentialsSecretArn: string;
+  deadLetterQueueUrl: string;
+}
+
+/** Region and credentials Lambda gives a function (its execution role's), here the emulator's. */
+const LOCAL_AWS = { region: 'eu-west-1', accessKeyId: 'test', secretAccessKey: 'test' };
+
+export async function createLocalResources(endpoints: StackEndpoints, name: string): Promise<LocalResources> {
+  const client = { endpoint: endpoints.awsEndpoint, region: LOCAL_AWS.region, credentials: LOCAL_AWS };
+  const secrets = new SecretsManagerClient(client);
+  const sqs = new SQSClient(client);
+  try {
+    const secret = await secrets.send(
+      new CreateSecretCommand({
+        Name: `${name}/scylla-credentials`,
+        SecretString: JSON.stringify(endpoints.cqlCredentials),
+      }),
+    );
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dead-letters` }));
+    if (!secret.ARN || !queue.QueueUrl) throw new Error('the emulator returned no ARN or queue URL');
+    return { credentialsSecretArn: secret.ARN, deadLetterQueueUrl: queue.QueueUrl };
+  } finally {
+    secrets.destroy();
+    sqs.destroy();
+  }
+}
+
+export interface LocalEnvironment {
+  environment: Record<string, string>;
+  /** The variables whose template value was replaced (or removed), for the operator to see. */
+  replaced: string[];
+}
+
+export function localEnvironment(
+  definition: FunctionDefinition,
+  endpoints: StackEndpoints,
+  resources: LocalResources,
+  overrides: Record<string, string> = {},
+): LocalEnvironment {
+  const local: Record<string, string | undefined> = {
+    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
+    SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
+    SCYLLA_CREDENTIALS_SECRET_ID: resources.credentialsSecretArn,
+    SCYLLA_TLS: endpoints.cqlTlsCaFile ? 'on' : 'off',
+    SCYLLA_TLS_CA_FILE: endpoints.cqlTlsCaFile,
+    SCHEMA_REGISTRY_URLS: endpoints.registryUrl,
+    DEAD_LETTER_QUEUE_URL: resources.deadLetterQueueUrl,
+    METRICS_REMOTE_WRITE_URL: `${endpoints.prometheusUrl}/api/v1/write`,
+    // Prometheus takes unsigned writes; the template signs them for Amazon Managed Prometheus.
+    METRICS_REMOTE_WRITE_SIGV4_REGION: undefined,
+    ...overrides,
+  };
+  const environment: Record<string, string> = { ...definition.environment };
+  const replaced: string[] = [];
+  for (const [name, value] of Object.entries(local)) {
+    const inTemplate = name in definition.environment || name in definition.deployTimeValues;
+    if (value === undefined) {
+      if (inTemplate) replaced.push(name);
+      delete environment[name];
+      continue;
+    }
+    if (inTemplate && definition.environment[name] !== value) replaced.push(name);
+    environment[name] = value;
+  }
+  const unresolved = Object.keys(definition.deployTimeValues).filter((name) => !(name in local));
+  if (unresolved.length > 0)
+    throw new LambdaRunError(
+      'LAMBDA_ENVIRONMENT_UNRESOLVED',
+      `${definition.processor}: ${unresolved.map((n) => `${n} (${JSON.stringify(definition.deployTimeValues[n])})`).join(', ')} ` +
+        'resolved by CloudFormation at deploy time, and no local value is known: add one to dev/lambda/local-environment.ts',
+    );
+  return {
+    environment: {
+      ...environment,
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_DEFAULT_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
+      AWS_ENDPOINT_URL: endpoints.awsEndpoint,
+    },
+    replaced,
+  };
+}

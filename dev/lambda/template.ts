@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { FUNCTIONS, type FunctionName } from '../build';
+import { REPO_ROOT } from '../stack/config';
+import { LambdaRunError } from './errors';
+
+/**
+ * A function as the synthesized template deploys it: what Lambda reads from `AWS::Lambda::Function` (handler,
+ * runtime, architectures, timeout, memory, environment) and the asset directory CDK uploads as its code. Read from
+ * `cdk synth`'s output, never from a copy of the config, so what runs locally is what `cdk deploy` would create.
+ */
+export interface FunctionDefinition {
+  processor: FunctionName;
+  logicalId: string;
+  functionName: string;
+  handler: string;
+  runtime: string;
+  architectures: string[];
+  timeoutSeconds: number;
+  memorySizeMb: number;
+  /** The variables with a literal value, as Lambda sets them. */
+  environment: Record<string, string>;
+  /** The variables CloudFormation resolves at deploy time (a Ref, GetAtt, Join): a local run must supply them. */
+  deployTimeValues: Record<string, unknown>;
+  /** `cdk.out/asset.<hash>`: the directory CDK zips and uploads, extracted by Lambda into /var/task. */
+  assetDir: string;
+}
+
+/** Runs `cdk synth` (the CLI, the project's cdk.json) into `outdir`; resolves to the cloud assembly directory. */
+export async function synthesize(outdir: string, context: Record<string, string> = {}): Promise<string> {
+  const args = ['synth', '--quiet', '-o', outdir, ...Object.entries(context).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+  try {
+    await promisify(execFile)(path.join(REPO_ROOT, 'node_modules/.bin/cdk'), args, {
+      cwd: REPO_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as { stderr?: string };
+    throw new LambdaRunError('LAMBDA_SYNTH_FAILED', `cdk ${args.join(' ')} failed:\n${(e.stderr ?? '').trim()}`, {
+      cause: error,
+    });
+  }
+  return outdir;
+}
+
+interface Manifest {
+  artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>;
+}
+
+interface LambdaResource {
+  Type: string;
+  Metadata?: Record<string, unknown>;
+  Properties: {
+    FunctionName?: string;
+    Handler?: string;
+    Runtime?: string;
+    Architectures?: string[];
+    Timeout?: number;
+    MemorySize?: number;
+    Tags?: { Key: string; Value: string }[];
+    Environment?: { Variables?: Record<string, unknown> };
+  };
+}
+
+/** The processor functions of the cloud assembly's stack, by processor (the `processor` tag infra/processor.ts sets). */
+export function readFunctions(cloudAssembly: string): Map<FunctionName, FunctionDefinition> {
+  const manifest = JSON.parse(readFileSync(path.join(cloudAssembly, 'manifest.json'), 'utf8')) as Manifest;
+  const templates = Object.values(manifest.artifacts)
+    .filter((a) => a.type === 'aws:cloudformation:stack' && a.properties?.templateFile)
+    .map((a) => path.join(cloudAssembly, a.properties?.templateFile ?? ''));
+  const [templateFile] = templates;
+  if (templates.length !== 1 || !templateFile)
+    throw new LambdaRunError(
+      'LAMBDA_TEMPLATE_INVALID',
+      `${cloudAssembly}: expected one stack, found ${templates.length}`,
+    );
+  const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, LambdaResource> };
+
+  const functions = new Map<FunctionName, FunctionDefinition>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const p = resource.Properties;
+    const processor = p.Tags?.find((t) => t.Key === 'processor')?.Value as FunctionName | undefined;
+    if (!processor || !FUNCTIONS.includes(processor)) continue; // CDK's own helper functions, if any
+    const asset = resource.Metadata?.['aws:asset:path'];
+    if (typeof asset !== 'string' || !p.Handler || !p.Runtime || !p.Timeout || !p.MemorySize)
+      throw new LambdaRunError(
+        'LAMBDA_TEMPLATE_INVALID',
+        `${templateFile}: ${logicalId} lacks its asset path, Handler, Runtime, Timeout or MemorySize`,
+      );
+    const environment: Record<string, string> = {};
+    const deployTimeValues: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(p.Environment?.Variables ?? {})) {
+      if (typeof value === 'string') environment[name] = value;
+      else deployTimeValues[name] = value;
+    }
+    functions.set(processor, {
+      processor,
+      logicalId,
+      functionName: p.FunctionName ?? logicalId,
+      handler: p.Handler,
+      runtime: p.Runtime,
+      architectures: p.Architectures ?? ['x86_64'],
+      timeoutSeconds: p.Timeout,
+      memorySizeMb: p.MemorySize,
+      environment,
+      deployTimeValues,
+      assetDir: path.join(cloudAssembly, asset),
+    });
+  }
+  for (const name of FUNCTIONS)
+    if (!functions.has(name))
+      throw new LambdaRunError('LAMBDA_TEMPLATE_INVALID', `${templateFile}: no function tagged processor=${name}`);
+  return functions;
+}
