@@ -64,7 +64,7 @@ for (const name of FUNCTIONS) {
   ]);
 }
 console.log(
-  `\nbundles (ESM, minified, AWS SDK external) and module init under Node ${version}, ${RUNS} fresh processes each\n`,
+  `\nbundles (ESM, minified, AWS SDK in lazily loaded chunks) and module init under Node ${version}, ${RUNS} fresh processes each\n`,
 );
 printTable(['function', 'loaded KB', 'package KB', 'init ms (median)', 'min', 'max'], rows);
 console.log(JSON.stringify(figures));

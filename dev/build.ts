@@ -7,9 +7,12 @@ import { REPO_ROOT } from './stack/config';
 
 /**
  * The one build of the functions: the bundles CDK deploys (infra) and the ones the local runner and the benches
- * invoke. ESM for Node 24 (Lambda nodejs24.x), minified, with source maps. The AWS SDK v3 stays external: the Lambda
- * runtime provides it, and leaving it out keeps each bundle small. Code only some configurations need (the Kafka
- * client of the Kafka dead-letter sink) is split into chunks loaded on first use, so it costs nothing at cold start.
+ * invoke. ESM for Node 24 (Lambda nodejs24.x), minified, with source maps. The AWS SDK is bundled too, not left to
+ * the one the runtime ships: that one is updated by AWS on its own schedule and holds only some packages (the
+ * runtime interface client run under RIE, dev/lambda/, has none, which is how this was found). Every SDK import is
+ * dynamic, so the SDK lands in chunks loaded on first use: the cold start loads the same ~500 KiB as before, the
+ * package grows from ~1.0 to ~1.8 MiB. Code only some configurations need (the Kafka client of the Kafka dead-letter
+ * sink) is split the same way.
  */
 export const FUNCTIONS = ['identity-linker', 'navigation-enricher', 'segment-builder'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
@@ -45,6 +48,9 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   platform: 'node',
   target: 'node24',
   format: 'esm',
+  // The ES builds of dual packages (the AWS SDK's dist-es): a dynamic import() of a CommonJS build bundled into ESM
+  // gives only `default`, not the named exports (`SQSClient is not a constructor`).
+  mainFields: ['module', 'main'],
   splitting: true,
   entryNames: 'index',
   chunkNames: 'chunk-[hash]',
@@ -56,7 +62,6 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
-  external: ['@aws-sdk/*', '@smithy/*'],
   alias: { 'adm-zip': path.join(REPO_ROOT, 'dev/stubs/adm-zip.cjs') },
   plugins: [kafkaWasm],
   legalComments: 'none',
@@ -96,9 +101,8 @@ export async function buildFunction(name: FunctionName, outdir = bundleDir(name)
 }
 
 /**
- * A build of this process's own, under dist/ (so the AWS SDK the bundle leaves to Lambda resolves from
- * node_modules) but never dist/<name> itself, which another process may be reading; removed when this process
- * exits. For the commands that load bundles while tests or `npm start` run (`npm run dlq`, `npm run chaos`).
+ * A build of this process's own, under dist/ but never dist/<name> itself, which another process may be reading;
+ * removed when this process exits. For the commands that load bundles while tests or `npm start` run (`npm run dlq`, `npm run chaos`).
  */
 export async function privateBuild(name: FunctionName): Promise<Bundle> {
   mkdirSync(path.dirname(bundleDir(name)), { recursive: true });

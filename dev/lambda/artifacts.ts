@@ -17,6 +17,9 @@ export const NODE24 = path.join(
 const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator';
 const RIE_VERSION = 'v0.0.0-20261030222936-bef5c4ba774d';
 
+/** The client's native addon (the Runtime API over libcurl), built by its install scripts. */
+const RIC_ADDON = 'node_modules/aws-lambda-ric/rapid-client.node';
+
 /** AWS's open-source pieces of the Lambda runtime, built here: the emulator, the Node runtime interface client. */
 export interface LambdaRuntime {
   /** The `aws-lambda-rie` binary. */
@@ -30,7 +33,7 @@ export interface LambdaRuntime {
 export async function installLambdaRuntime(artifactsDir: string): Promise<LambdaRuntime> {
   const [rie, tree] = await Promise.all([
     goBinary(RIE_MODULE, RIE_VERSION, './cmd/aws-lambda-rie', artifactsDir),
-    npmTree(path.join(REPO_ROOT, 'dev/lambda/runtime-client'), NODE24, artifactsDir),
+    npmTree(path.join(REPO_ROOT, 'dev/lambda/runtime-client'), NODE24, artifactsDir, [RIC_ADDON]),
   ]);
   return { rie, ric: path.join(tree, 'node_modules', 'aws-lambda-ric', 'index.mjs'), node: NODE24 };
 }

@@ -196,6 +196,7 @@ export class LambdaSandbox {
     if (this.exited) throw new LambdaRunError('LAMBDA_INVOKE_FAILED', this.exited);
     const reported = new Promise<Report>((resolve) => this.reports.set(requestId, resolve));
     let answer: { status: number; text: string };
+    const started = performance.now();
     try {
       answer = await post(this.port, JSON.stringify(event), requestId);
     } catch (error) {
@@ -205,10 +206,13 @@ export class LambdaSandbox {
       });
     }
     // RIE prints the REPORT line before it answers, but its output reaches us through a pipe: wait for it briefly.
-    const report = await Promise.race([reported, sleep(5_000).then(() => undefined)]);
+    // A runtime that died (an init failure, a crash) gets no REPORT line: its duration is then our own clock's.
+    const report = (await Promise.race([reported, sleep(2_000).then(() => undefined)])) ?? {
+      durationMs: performance.now() - started,
+      billedDurationMs: Math.ceil(performance.now() - started),
+      initDurationMs: this.takeInit(),
+    };
     this.reports.delete(requestId);
-    if (!report)
-      throw new LambdaRunError('LAMBDA_INVOKE_FAILED', `${this.definition.processor}: no REPORT line for ${requestId}`);
     const timedOut = TIMED_OUT.test(answer.text);
     let payload: unknown = answer.text;
     try {
@@ -248,9 +252,15 @@ export class LambdaSandbox {
     this.reports.get(requestId)?.({
       durationMs: Number(duration),
       billedDurationMs: Number(billed),
-      initDurationMs: this.pendingInitMs,
+      initDurationMs: this.takeInit(),
     });
+  }
+
+  /** The init phase reported since the last invocation, if any: it belongs to this one. */
+  private takeInit(): number | undefined {
+    const ms = this.pendingInitMs;
     this.pendingInitMs = undefined;
+    return ms;
   }
 
   private async listening(): Promise<void> {

@@ -110,7 +110,13 @@ export async function goBinary(module: string, version: string, pkg: string, art
  * load it. node-gyp takes that Node's headers from its own package (`nodedir`): it would otherwise download them from
  * nodejs.org, which is not a package registry. The cache key is the lockfile and the Node version.
  */
-export async function npmTree(manifestDir: string, node: string, artifactsDir: string): Promise<string> {
+export async function npmTree(
+  manifestDir: string,
+  node: string,
+  artifactsDir: string,
+  /** Files the install scripts must have built (relative to the tree), checked before the tree is cached. */
+  built: string[] = [],
+): Promise<string> {
   const lock = readFileSync(path.join(manifestDir, 'package-lock.json'));
   const { stdout: version } = await exec(node, ['--version']);
   const key = createHash('sha256').update(lock).update(version).digest('hex').slice(0, 12);
@@ -122,6 +128,12 @@ export async function npmTree(manifestDir: string, node: string, artifactsDir: s
       cwd: tmp,
       env: { PATH: `${path.dirname(node)}:${process.env.PATH}`, npm_config_nodedir: nodeDir },
     });
+    const missing = built.filter((file) => !existsSync(path.join(tmp, file)));
+    if (missing.length > 0)
+      throw new StackError(
+        'STACK_DOWNLOAD_FAILED',
+        `npm ci in ${manifestDir} did not build ${missing.join(', ')}: were its install scripts skipped (npm's allowScripts)?`,
+      );
   });
 }
 

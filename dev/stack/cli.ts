@@ -1,4 +1,5 @@
 import { Listr } from 'listr2';
+import { installLambdaRuntime } from '../lambda/artifacts';
 import { loadStackConfig } from './config';
 import { StackError } from './errors';
 import { logTail } from './process';
@@ -53,6 +54,10 @@ async function main(command: string | undefined, args: string[]): Promise<number
           {
             title: 'fastavro (writes the cross-implementation Avro corpus)',
             task: async () => void (await fastavroPython(config)),
+          },
+          {
+            title: "Lambda's runtime pieces: the Runtime Interface Emulator, aws-lambda-ric built for Node 24",
+            task: async () => void (await installLambdaRuntime(config.artifactsDir)),
           },
         ],
         { concurrent: true },

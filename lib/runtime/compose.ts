@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import type avro from 'avsc';
 import {
   AvroReader,
@@ -69,6 +70,11 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
     executor,
     deadLetters,
     metrics,
+    // Its level from POWERTOOLS_LOG_LEVEL or Lambda's own log-level setting (AWS_LAMBDA_LOG_LEVEL).
+    logger: new Logger({
+      serviceName: 'kafka-processors',
+      persistentKeys: { function: optionalString(env, 'FUNCTION_NAME') ?? definition.name },
+    }),
     reportBatchItemFailures: flag(env, 'REPORT_BATCH_ITEM_FAILURES', true),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 5_000, { min: 0, max: 600_000 }),
   });

@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AvroReader, SchemaCache } from '../codec';
 import { CodecError, TOMBSTONE } from '../codec';
 import type { AppError } from '../errors';
@@ -63,6 +64,8 @@ export interface ProcessorDeps<T> {
   executor: WriteExecutor;
   deadLetters: DeadLetterSink;
   metrics: MetricsPublisher;
+  /** Where the operator reads why a batch is retried (Powertools' JSON logger in Lambda). */
+  logger: Pick<Logger, 'warn'>;
   /** The ESM's FunctionResponseTypes includes ReportBatchItemFailures. */
   reportBatchItemFailures: boolean;
   /** Stop starting new work when less than this is left before the Lambda timeout. */
@@ -266,6 +269,11 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
       }
       if (failed.size > 0) {
         outcome = 'partial';
+        // The metrics count the records retried; this line says why, once per invocation.
+        deps.logger.warn('partitions stopped early: Lambda retries each from its first unprocessed offset', {
+          firstUnprocessed: Object.fromEntries(failed),
+          error: cause,
+        });
         if (!deps.reportBatchItemFailures) {
           outcome = 'failed';
           throw new BatchFailedError(`${failed.size} partition(s) stopped early: ${(cause as Error)?.message}`, {

@@ -1,0 +1,56 @@
+import type { SubjectEncoder } from '../../lib/codec';
+import type { Navigation } from '../../lib/domain/navigation';
+import type { MskEvent } from '../../lib/runtime/msk-event';
+import { navigationEvents } from '../demo/navigation-generator';
+import { buildMskEvent, type KafkaRecord } from '../esm/event';
+import { ESM_DEFAULTS } from '../esm/runner';
+
+/** Lambda's Kafka ESM: at most 10,000 records per batch, in an invocation payload of at most 6 MB. */
+export const MAX_BATCH_RECORDS = 10_000;
+
+/**
+ * The two shapes of the largest event Lambda can deliver, from realistic navigation events:
+ * - `small`: 10,000 records (the batch size limit) of ~600 bytes of event JSON each (a campaign among the
+ *   attributes makes 10,000 of them reach the 6 MB payload limit);
+ * - `large`: records of ~96 KiB (a page's serialized state in an attribute), as many as fit in 6 MB.
+ */
+export type PayloadShape = 'small' | 'large';
+
+const PAGE_STATE_BYTES = 96 * 1024;
+
+export function fullPayloadEvent(
+  shape: PayloadShape,
+  options: { encoder: SubjectEncoder<Navigation>; topic: string; partitions: number; startTime: number; seed: number },
+): { event: MskEvent; records: number; bytes: number; navigations: Navigation[] } {
+  const source = {
+    bootstrapServers: '127.0.0.1:9092',
+    clusterArn: 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/5a9c2f4e',
+  };
+  const generator = navigationEvents({ seed: options.seed, cookies: 2_000, startTime: options.startTime });
+  const records: KafkaRecord[] = [];
+  const navigations: Navigation[] = [];
+  // The event's JSON without records and each partition's `"<topic>-<n>":[]`, then each record's JSON and its comma.
+  let bytes =
+    Buffer.byteLength(JSON.stringify(buildMskEvent([], source))) + options.partitions * (options.topic.length + 12);
+  for (let i = 0; records.length < MAX_BATCH_RECORDS; i++) {
+    const n = generator.next().value as Navigation;
+    n.attributes.campaign = `sale-${n.attributes.lang}`;
+    if (shape === 'large') n.attributes.page_state = 'x'.repeat(PAGE_STATE_BYTES);
+    const record: KafkaRecord = {
+      topic: options.topic,
+      partition: i % options.partitions,
+      offset: Math.floor(i / options.partitions),
+      timestamp: n.eventTime,
+      key: Buffer.from(n.cookieId),
+      value: options.encoder.encode(n),
+    };
+    const [shaped] = Object.values(buildMskEvent([record], source).records)[0] ?? [];
+    const size = Buffer.byteLength(JSON.stringify(shaped)) + 1;
+    if (bytes + size > ESM_DEFAULTS.maxPayloadBytes) break;
+    bytes += size;
+    records.push(record);
+    navigations.push(n);
+  }
+  const event = buildMskEvent(records, source);
+  return { event, records: records.length, bytes: Buffer.byteLength(JSON.stringify(event)), navigations };
+}
