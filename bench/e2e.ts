@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -10,7 +9,7 @@ import { buildFunction } from '../dev/build';
 import { produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
-import { ownedPid } from '../dev/stack/process';
+import { ownedPid, processCpuSeconds } from '../dev/stack/process';
 import { stackServers } from '../dev/stack/servers';
 import {
   INSERT as INSERT_STATEMENT,
@@ -20,12 +19,12 @@ import {
   READER_SCHEMA,
 } from '../functions/navigation-enricher/definition';
 import { AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
-import type { MskEvent } from '../lib/runtime/msk-event';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { printTable } from './harness';
+import { naiveHandler } from './naive-handler';
 
 /**
  * `npm run bench:e2e`: one stream of 100,000 navigation events (BENCH_EVENTS) through navigation-enricher:
@@ -72,11 +71,7 @@ const pidOf = (name: string) => {
 };
 const cqlPid = pidOf('cql');
 const kafkaPid = pidOf('kafka');
-/** utime + stime of a whole process (all its threads), in seconds (USER_HZ is 100 on Linux). */
-const cpuOf = (pid: number) => {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
+const cpuOf = processCpuSeconds;
 const selfCpu = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
@@ -191,29 +186,7 @@ const client = new cassandra.Client({
   queryOptions: { consistency: cassandra.types.consistencies.localOne, prepare: true },
 });
 await client.connect();
-const SELECT = LOOKUP.cql;
-const INSERT = INSERT_STATEMENT.cql;
-const insertParams = (n: NavigationView, userId: string | null) => navigationRow(n, userId, 7_776_000);
-const kafkajs = new KafkajsSchemaRegistry({ host: local.registryUrl });
-const naive: Handler = async (event: MskEvent) => {
-  for (const records of Object.values(event.records)) {
-    for (const record of records) {
-      let n: NavigationView;
-      try {
-        n = (await kafkajs.decode(Buffer.from(record.value ?? '', 'base64'))) as NavigationView;
-      } catch {
-        continue; // poison: skipped (the naive handler has no dead-letter path)
-      }
-      if (n.consent === 'DENIED') continue;
-      const userId =
-        n.userId ??
-        ((await client.execute(SELECT, [n.cookieId], { prepare: true })).first()?.get('user_id') as string | null) ??
-        null;
-      await client.execute(INSERT, insertParams(n, userId), { prepare: true });
-    }
-  }
-  return { batchItemFailures: [] };
-};
+const naive = naiveHandler(client, new KafkajsSchemaRegistry({ host: local.registryUrl }));
 const naiveRun = await runThrough(naive, `bench-naive-${topic}`);
 console.log(
   `naive: ${naiveRun.seconds.toFixed(1)} s, ${naiveRun.batchesInFlight?.toFixed(1)} batches in flight on average`,
@@ -242,9 +215,9 @@ for (const values of byPartition.values()) {
     for (const d of decoded) {
       if (d === TOMBSTONE || d instanceof CodecError || d.consent === 'DENIED') continue;
       if (d.userId === null) cookies.add(d.cookieId);
-      inserts.push({ query: INSERT, params: insertParams(d, d.userId) });
+      inserts.push({ query: INSERT_STATEMENT.cql, params: navigationRow(d, d.userId, 7_776_000) });
     }
-    for (const cookie of cookies) selects.push({ query: SELECT, params: [cookie] });
+    for (const cookie of cookies) selects.push({ query: LOOKUP.cql, params: [cookie] });
   }
 }
 let ceilingRun: Measured = { seconds: Number.POSITIVE_INFINITY, clientCpu: 0, cqlCpu: 0, kafkaCpu: 0 };

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processCpuSeconds } from '../stack/process';
 import type { LambdaRuntime } from './artifacts';
 import { LambdaRunError } from './errors';
 import { createMemoryLimit, type MemoryLimit } from './memory-limit';
@@ -185,6 +186,12 @@ export class LambdaSandbox {
   maxMemoryUsedMb(): number {
     const pid = this.rie.pid ?? 0;
     return Math.ceil(this.memory.peakBytes([pid, ...childrenOf(pid)]) / (1024 * 1024));
+  }
+
+  /** CPU seconds the sandbox's processes (RIE and the runtime alive now) used so far. */
+  cpuSeconds(): number {
+    const pid = this.rie.pid ?? 0;
+    return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + processCpuSeconds(p), 0);
   }
 
   /** The runtime processes killed at the memory limit so far. */

@@ -127,3 +127,13 @@ export async function logTail(logFile: string, lines = 40): Promise<string> {
     return `(no log at ${logFile})`;
   }
 }
+
+/** utime + stime of a whole process (all its threads), in seconds (USER_HZ is 100 on Linux); 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
