@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { arch } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,7 @@ import { ScyllaSession } from '../../lib/scylla/session';
 import { FUNCTIONS, type FunctionName } from '../build';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
 import { up } from '../stack/stack';
+import { NODE24 } from './artifacts';
 import { prepareLocalLambdaApp, startFunction } from './local-lambda';
 
 const USAGE = `usage: npm run lambda -- <${FUNCTIONS.join('|')}> [--port 9000] [--memory <MB>]
@@ -62,10 +64,11 @@ async function main(): Promise<void> {
     [
       `\n${d.functionName} (${d.logicalId})`,
       `  handler        ${d.handler} in ${d.assetDir}`,
-      `  runtime        ${d.runtime} (Node ${process.versions.node} under aws-lambda-ric)`,
+      `  runtime        ${d.runtime} (Node ${execFileSync(NODE24, ['--version']).toString().trim()} under aws-lambda-ric)`,
       `  architecture   ${architectures}${architectures.includes(arch().replace('x64', 'x86_64')) ? '' : ` in the template; this machine is ${arch()}: the same JavaScript, the emulator and the client's addon built for it`}`,
       `  timeout        ${d.timeoutSeconds} s (enforced by the emulator)`,
       `  memory         ${sandbox.memorySizeMb} MB (${sandbox.memoryLimitKind === 'none' ? 'measured, not enforced: no memory cgroup could be created' : `enforced by a ${sandbox.memoryLimitKind} memory cgroup`})`,
+      `  CPU            ${sandbox.vcpus === undefined ? 'not limited: no CPU cgroup could be created' : `${sandbox.vcpus.toFixed(2)} vCPU (a cgroup quota: Lambda's share for this memory, one vCPU at 1,769 MB)`}`,
       `  environment    ${Object.keys(d.environment).length + Object.keys(d.deployTimeValues).length} variables from the template; replaced for the local stack: ${replaced.join(', ')}`,
       `  logs           ${path.join(app.workDir, `${processor}.log`)}`,
       `\ninvoke endpoint: ${sandbox.endpoint}   (Ctrl-C stops)`,

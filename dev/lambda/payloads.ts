@@ -1,4 +1,3 @@
-import type { SubjectEncoder } from '../../lib/codec';
 import type { Navigation } from '../../lib/domain/navigation';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import { navigationEvents } from '../demo/navigation-generator';
@@ -20,7 +19,14 @@ const PAGE_STATE_BYTES = 96 * 1024;
 
 export function fullPayloadEvent(
   shape: PayloadShape,
-  options: { encoder: SubjectEncoder<Navigation>; topic: string; partitions: number; startTime: number; seed: number },
+  options: {
+    /** The record value of a navigation event for the function's topic (its Avro encoding, or a record derived from it). */
+    encode: (event: Navigation) => Buffer;
+    topic: string;
+    partitions: number;
+    startTime: number;
+    seed: number;
+  },
 ): { event: MskEvent; records: number; bytes: number; navigations: Navigation[] } {
   const source = {
     bootstrapServers: '127.0.0.1:9092',
@@ -42,7 +48,7 @@ export function fullPayloadEvent(
       offset: Math.floor(i / options.partitions),
       timestamp: n.eventTime,
       key: Buffer.from(n.cookieId),
-      value: options.encoder.encode(n),
+      value: options.encode(n),
     };
     const [shaped] = Object.values(buildMskEvent([record], source).records)[0] ?? [];
     const size = Buffer.byteLength(JSON.stringify(shaped)) + 1;

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processCpuSeconds } from '../stack/process';
 import type { LambdaRuntime } from './artifacts';
 import { LambdaRunError } from './errors';
-import { createMemoryLimit, type MemoryLimit } from './memory-limit';
+import { createSandboxLimits, type SandboxLimits } from './sandbox-limits';
 import type { FunctionDefinition } from './template';
 
 /** The runtime's entry point (dev/lambda/bootstrap): Lambda's nodejs bootstrap, heap flags from MemorySize. */
@@ -101,7 +101,8 @@ function post(port: number, body: string, requestId: string): Promise<{ status: 
 /**
  * One Lambda sandbox: AWS's Runtime Interface Emulator (the Runtime API, the invoke endpoint, the timeout, the init
  * phase) with aws-lambda-ric on Node 24 as the runtime, the function's asset directory as LAMBDA_TASK_ROOT, the
- * environment Lambda would set, and the memory limit of `memory-limit.ts`. One invocation at a time, as a sandbox.
+ * environment Lambda would set, and the memory and CPU its MemorySize buys (`sandbox-limits.ts`). One invocation at a
+ * time, as a sandbox.
  */
 export class LambdaSandbox {
   private readonly reports = new Map<string, (report: Report) => void>();
@@ -113,7 +114,7 @@ export class LambdaSandbox {
     readonly memorySizeMb: number,
     private readonly rie: ChildProcess,
     private readonly port: number,
-    private readonly memory: MemoryLimit,
+    private readonly limits: SandboxLimits,
     private readonly log: WriteStream,
   ) {
     for (const stream of [rie.stdout, rie.stderr]) {
@@ -146,7 +147,7 @@ export class LambdaSandbox {
       // RIE's own setting: the function's timeout, which it enforces.
       AWS_LAMBDA_FUNCTION_TIMEOUT: String(definition.timeoutSeconds),
     };
-    const memory = createMemoryLimit(`lambda-${definition.processor}`, memorySizeMb);
+    const limits = createSandboxLimits(`lambda-${definition.processor}`, memorySizeMb);
     const log = createWriteStream(options.logFile, { flags: 'a' });
     const rie = spawn(
       runtime.rie,
@@ -162,12 +163,12 @@ export class LambdaSandbox {
     );
     if (rie.pid === undefined) {
       log.end();
-      memory.remove();
+      limits.remove();
       throw new LambdaRunError('LAMBDA_RUNTIME_START_FAILED', `could not start ${runtime.rie}`);
     }
-    // Before the first invocation starts the runtime, so the runtime is born inside the limit.
-    memory.add(rie.pid);
-    const sandbox = new LambdaSandbox(definition, memorySizeMb, rie, port, memory, log);
+    // Before the first invocation starts the runtime, so the runtime is born inside the limits.
+    limits.add(rie.pid);
+    const sandbox = new LambdaSandbox(definition, memorySizeMb, rie, port, limits, log);
     await sandbox.listening();
     return sandbox;
   }
@@ -177,15 +178,19 @@ export class LambdaSandbox {
     return `http://127.0.0.1:${this.port}/2015-03-31/functions/function/invocations`;
   }
 
-  /** How the memory limit is applied (see memory-limit.ts). */
-  get memoryLimitKind(): MemoryLimit['kind'] {
-    return this.memory.kind;
+  /** How memory is limited and how many vCPUs the sandbox gets (see sandbox-limits.ts). */
+  get memoryLimitKind(): SandboxLimits['memory'] {
+    return this.limits.memory;
+  }
+
+  get vcpus(): number | undefined {
+    return this.limits.vcpus;
   }
 
   /** Lambda's "Max Memory Used": the sandbox's peak, in MB. */
   maxMemoryUsedMb(): number {
     const pid = this.rie.pid ?? 0;
-    return Math.ceil(this.memory.peakBytes([pid, ...childrenOf(pid)]) / (1024 * 1024));
+    return Math.ceil(this.limits.peakBytes([pid, ...childrenOf(pid)]) / (1024 * 1024));
   }
 
   /** CPU seconds the sandbox's processes (RIE and the runtime alive now) used so far. */
@@ -196,7 +201,7 @@ export class LambdaSandbox {
 
   /** The runtime processes killed at the memory limit so far. */
   oomKills(): number {
-    return this.memory.oomKills();
+    return this.limits.oomKills();
   }
 
   async invoke(event: unknown, requestId: string = randomUUID()): Promise<Invocation> {
@@ -243,7 +248,7 @@ export class LambdaSandbox {
       await exited;
     }
     this.log.end();
-    this.memory.remove();
+    this.limits.remove();
   }
 
   private onLine(line: string): void {

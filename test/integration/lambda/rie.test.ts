@@ -241,7 +241,7 @@ describe('the functions from the synthesized template, under the Runtime Interfa
       const definition = sandbox('navigation-enricher').definition;
       const writer = await encoder.forSubject<Navigation>(`${uniqueName('payload')}-value`, NAVIGATION_V2);
       const full = fullPayloadEvent(shape, {
-        encoder: writer,
+        encode: (n) => writer.encode(n),
         topic: 'navigation',
         partitions: 4,
         startTime: t0,
