@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { SchemaRegistry as KafkajsSchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -8,6 +9,8 @@ import cassandra from 'cassandra-driver';
 import { buildFunction } from '../dev/build';
 import { produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
+import { RieInvoker } from '../dev/lambda/invoker';
+import { prepareLocalLambdaApp } from '../dev/lambda/local-lambda';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
 import { ownedPid, processCpuSeconds } from '../dev/stack/process';
 import { stackServers } from '../dev/stack/servers';
@@ -42,9 +45,12 @@ import { naiveHandler } from './naive-handler';
  * BENCH_PIN=on gives the CQL server core 0 and this process and Kafka the others (taskset), for every run: the
  * database then has the same CPU in all three runs, as in production, where Lambda and Scylla never share a CPU.
  * BENCH_BATCH (500) is the ESM batch size, BENCH_WINDOW_MS (500) its batching window, BENCH_PARTITIONS (4) the
- * topic's partitions; SCYLLA_MAX_IN_FLIGHT (the function's default, 128) its in-flight bound.
+ * topic's partitions; SCYLLA_MAX_IN_FLIGHT (the function's default, 128) its in-flight bound. ESM_INVOKE=rie runs
+ * ours as the template defines it under the Runtime Interface Emulator (dev/lambda/: a sandbox per partition, each
+ * with the CPU and memory of its MemorySize); its sandboxes' CPU counts as the client's.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
+const INVOKE = process.env.ESM_INVOKE === 'rie' ? 'rie' : 'direct';
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const stackConfig = loadStackConfig();
 const local = stackEndpoints(stackConfig);
@@ -147,25 +153,41 @@ const produced = await produceDemoStream(
 );
 console.log(`produced ${EVENTS.toLocaleString('en-US')} events to ${topic} (${produced.counts.poison} poison)`);
 
-async function runThrough(handler: Handler, group: string): Promise<Measured> {
+async function runThrough(target: Handler | RieInvoker, group: string): Promise<Measured> {
+  const invoker = target instanceof RieInvoker ? target : undefined;
   const esm = new LocalEventSourceMapping({
     topic,
     groupId: group,
     bootstrapBrokers,
-    handler,
+    ...(invoker ? { invoker } : { handler: target as Handler }),
     settings: { batchSize: BATCH, batchingWindowMs: Number(process.env.BENCH_WINDOW_MS ?? 500) },
   });
+  const sandboxCpu = (await invoker?.cpuSeconds()) ?? 0;
   const measured = await measure(async () => {
     await esm.start();
     while (!esm.reached(produced.ends)) await sleep(50);
   });
   await esm.stop();
-  return { ...measured, batchesInFlight: esm.stats.handlerMs / 1000 / measured.seconds };
+  // Through RIE, the function runs in processes of its own: their CPU is the client's too.
+  const clientCpu = measured.clientCpu + ((await invoker?.cpuSeconds()) ?? 0) - sandboxCpu;
+  return { ...measured, clientCpu, batchesInFlight: esm.stats.handlerMs / 1000 / measured.seconds };
 }
 
-// Ours: the bundle CDK deploys.
+// Ours: the bundle CDK deploys, in this process, or with ESM_INVOKE=rie as the template defines it under RIE.
 const { file } = await buildFunction('navigation-enricher');
-const { handler: ours } = (await import(pathToFileURL(file).href)) as { handler: Handler };
+const ours: Handler | RieInvoker =
+  INVOKE === 'rie'
+    ? new RieInvoker(
+        await prepareLocalLambdaApp({
+          endpoints: local,
+          artifactsDir: stackConfig.artifactsDir,
+          workDir: path.join(stackConfig.runDir, 'lambda-e2e'),
+          name: `bench-e2e-${Date.now().toString(36)}`,
+        }),
+        'navigation-enricher',
+        { overrides: { ...env, METRICS_EMF: 'off' } },
+      )
+    : ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler;
 // Best of four passes (own consumer groups, the same records), as the ceiling is the best of its four levels: the
 // first pass also warms the CQL server's JIT for these statements.
 let oursRun: Measured | undefined;
@@ -267,5 +289,6 @@ const figures = {
 console.log(
   `\ntargets: ours ≥ 0.8× ceiling: ${(figures.ours_eps / figures.ceiling_eps).toFixed(2)}×; ours ≥ 3× naive: ${(figures.ours_eps / figures.naive_eps).toFixed(1)}×`,
 );
-console.log(JSON.stringify(figures));
+console.log(JSON.stringify({ invoke: INVOKE, ...figures }));
+if (ours instanceof RieInvoker) await ours.close();
 process.exit(0);

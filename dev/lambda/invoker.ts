@@ -45,6 +45,11 @@ export class RieInvoker implements Invoker {
     return Promise.all(this.sandboxes.values()).then((all) => Math.max(0, ...all.map((s) => s.maxMemoryUsedMb())));
   }
 
+  /** CPU seconds the sandboxes alive now have used (RIE and runtimes): benches count every process's CPU. */
+  cpuSeconds(): Promise<number> {
+    return Promise.all(this.sandboxes.values()).then((all) => all.reduce((sum, s) => sum + s.cpuSeconds(), 0));
+  }
+
   async close(): Promise<void> {
     const all = [...this.sandboxes.values()];
     this.sandboxes.clear();

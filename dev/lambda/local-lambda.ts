@@ -47,6 +47,8 @@ export interface StartOptions {
   /** Variables set over the template's and the local ones (a test's keyspace, a fault proxy). */
   overrides?: Record<string, string>;
   memorySizeMb?: number;
+  /** Instead of the template's Timeout (a test that must see one pass without waiting minutes). */
+  timeoutSeconds?: number;
   port?: number;
 }
 
@@ -56,8 +58,9 @@ export async function startFunction(
   processor: FunctionName,
   options: StartOptions = {},
 ): Promise<{ sandbox: LambdaSandbox; replaced: string[] }> {
-  const definition = app.functions.get(processor);
-  if (!definition) throw new Error(`no function ${processor} in the template`); // readFunctions checked all three
+  const fromTemplate = app.functions.get(processor);
+  if (!fromTemplate) throw new Error(`no function ${processor} in the template`); // readFunctions checked all three
+  const definition = { ...fromTemplate, timeoutSeconds: options.timeoutSeconds ?? fromTemplate.timeoutSeconds };
   const { environment, replaced } = localEnvironment(definition, app.endpoints, app.resources, options.overrides);
   const sandbox = await LambdaSandbox.start({
     definition,

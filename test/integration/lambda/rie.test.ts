@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Producer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,9 @@ import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { ensureTopics } from '../../../dev/demo/stream';
 import { buildMskEvent, kafkaRecordOf } from '../../../dev/esm/event';
 import { readTopic } from '../../../dev/esm/read-topic';
+import { LocalEventSourceMapping } from '../../../dev/esm/runner';
+import { FaultyProxy } from '../../../dev/faults/http-proxy';
+import { RieInvoker } from '../../../dev/lambda/invoker';
 import { type LocalLambdaApp, prepareLocalLambdaApp, startFunction } from '../../../dev/lambda/local-lambda';
 import { fullPayloadEvent, type PayloadShape } from '../../../dev/lambda/payloads';
 import type { LambdaSandbox } from '../../../dev/lambda/sandbox';
@@ -265,4 +269,65 @@ describe('the functions from the synthesized template, under the Runtime Interfa
       expect(peak).toBeLessThan(definition.memorySizeMb / 2);
     },
   );
+
+  it('through the local event-source mapping: a batch past the function’s timeout is abandoned, the runtime restarted, and the batch retried until it succeeds', async () => {
+    // The registry answers 8 s late while the function's timeout is 3 s: the first invocations decode an uncached
+    // schema id and time out (RIE answers "Task timed out" and kills the runtime); then the registry recovers.
+    const registryProxy = new FaultyProxy(endpoints.registryUrl);
+    const registryUrl = await registryProxy.start();
+    registryProxy.delay(8_000);
+    const topic = uniqueName('timeouts');
+    await ensureTopics(bootstrapBrokers, [topic], 1);
+    const writer = await encoder.forSubject<Navigation>(`${topic}-value`, NAVIGATION_V2);
+    const events = [...navigations.slice(0, 40)].map((n, i) => ({
+      ...n,
+      eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    }));
+    const producer = new Producer({ clientId: 'rie-timeouts', bootstrapBrokers });
+    await producer.send({
+      messages: events.map((n) => ({
+        topic,
+        key: Buffer.from(n.cookieId),
+        value: writer.encode(n),
+        timestamp: BigInt(n.eventTime),
+      })),
+    });
+    await producer.close();
+    const timeoutKeyspace = await freshKeyspace();
+    const invoker = new RieInvoker(app, 'navigation-enricher', {
+      overrides: { SCYLLA_KEYSPACE: timeoutKeyspace, SCHEMA_REGISTRY_URLS: registryUrl, DEADLINE_MARGIN_MS: '500' },
+      timeoutSeconds: 3,
+    });
+    // The mapping's own timer is a backstop past the function's timeout, which RIE enforces.
+    const esm = new LocalEventSourceMapping({
+      topic,
+      groupId: uniqueName('rie-timeouts'),
+      bootstrapBrokers,
+      invoker,
+      settings: { batchSize: 50, batchingWindowMs: 100, timeoutMs: 5_000 },
+    });
+    try {
+      await esm.start();
+      for (const until = Date.now() + 60_000; invoker.stats.timedOut < 2 && Date.now() < until; ) await sleep(100);
+      registryProxy.delay(0);
+      const ends = new Map([[`${topic}-0`, events.length]]);
+      for (const until = Date.now() + 60_000; !esm.reached(ends) && Date.now() < until; ) await sleep(100);
+      expect(esm.reached(ends)).toBe(true);
+    } finally {
+      await esm.stop();
+      await invoker.close();
+      await registryProxy.stop();
+    }
+    expect(invoker.stats.timedOut).toBeGreaterThanOrEqual(2);
+    expect(esm.stats.failedInvocations).toBeGreaterThanOrEqual(2);
+    // A timed-out runtime is gone: the next invocation ran the init phase again.
+    expect(invoker.stats.coldStarts).toBeGreaterThanOrEqual(3);
+    const stored = await rows('SELECT event_id FROM navigations_by_user', timeoutKeyspace);
+    expect(stored.map((r) => String(r.event_id)).sort()).toEqual(
+      events
+        .filter((n) => n.consent !== 'DENIED')
+        .map((n) => n.eventId)
+        .sort(),
+    );
+  });
 });
