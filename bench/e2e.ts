@@ -185,7 +185,13 @@ const ours: Handler | RieInvoker =
           name: `bench-e2e-${Date.now().toString(36)}`,
         }),
         'navigation-enricher',
-        { overrides: { ...env, METRICS_EMF: 'off' } },
+        {
+          overrides: {
+            SCYLLA_KEYSPACE: keyspace,
+            METRICS_EMF: 'off',
+            ...(process.env.SCYLLA_MAX_IN_FLIGHT ? { SCYLLA_MAX_IN_FLIGHT: process.env.SCYLLA_MAX_IN_FLIGHT } : {}),
+          },
+        },
       )
     : ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler;
 // Best of four passes (own consumer groups, the same records), as the ceiling is the best of its four levels: the
@@ -272,7 +278,11 @@ console.log(
 printTable(
   ['run', 'seconds', 'events/s', 'client CPU s', 'CQL server CPU s', 'Kafka CPU s', 'CQL statements'],
   [
-    row('ours: bundle via the local ESM', oursRun as Measured, `${selects.length + inserts.length}`),
+    row(
+      INVOKE === 'rie' ? 'ours: the template under RIE via the local ESM' : 'ours: bundle via the local ESM',
+      oursRun as Measured,
+      `${selects.length + inserts.length}`,
+    ),
     row('naive: decode per record, sequential awaits', naiveRun, '—'),
     row(
       `ceiling: driver executeConcurrent ${bestLevel}`,
