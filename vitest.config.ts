@@ -5,6 +5,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The functions' one warning per partial batch response (a JSON line with the error's whole cause chain) is for
+    // operators: the outage and chaos tests retry hundreds of batches on purpose, and their assertions say the rest.
+    env: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

@@ -97,10 +97,15 @@ function kafka(config: StackConfig): ServerSpec {
         // KRaft storage is formatted once with a fresh cluster id (16 random bytes, base64url, as Kafka makes them).
         const clusterId = randomBytes(16).toString('base64url');
         try {
-          execFileSync(java, [...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
-            stdio: 'pipe',
-            timeout: 60_000,
-          });
+          // `--cluster-id=<id>`, one argument: a base64url id may start with '-', which the tool would read as a flag.
+          execFileSync(
+            java,
+            [...classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', properties],
+            {
+              stdio: 'pipe',
+              timeout: 60_000,
+            },
+          );
         } catch (error) {
           const e = error as { stdout?: Buffer; stderr?: Buffer };
           throw new StackError(

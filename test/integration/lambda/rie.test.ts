@@ -209,7 +209,7 @@ describe('the functions from the synthesized template, under the Runtime Interfa
     expect(segments.length).toBeGreaterThan(0);
   });
 
-  it('answer a transient Scylla failure with the partial batch response naming each partition’s first record', async () => {
+  it('answer a transient Scylla failure with the partial batch response naming each partition’s first record, and log why', async () => {
     // LOCAL_QUORUM (the template's) of a keyspace replicated three times on a one-node cluster: every statement is
     // refused as Unavailable, the CQL server's own transient error.
     const unavailable = await freshKeyspace();
@@ -228,6 +228,14 @@ describe('the functions from the synthesized template, under the Runtime Interfa
     expect((result.payload as { batchItemFailures: unknown[] }).batchItemFailures).toEqual(
       expect.arrayContaining(firsts.map((itemIdentifier) => ({ itemIdentifier }))),
     );
+    // And the function says why, in one JSON line of its log (Powertools Logger), with the error's code.
+    await sleep(200); // the sandbox's output reaches its log through a pipe
+    const warnings = readFileSync(path.join(app.workDir, 'identity-linker.log'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{"level":"WARN"'))
+      .map((line) => JSON.parse(line) as { firstUnprocessed: Record<string, number>; error: unknown });
+    const logged = warnings.find((w) => JSON.stringify(w.error).includes('"code":"SCYLLA_UNAVAILABLE"'));
+    expect(logged?.firstUnprocessed).toEqual(Object.fromEntries(firsts.map((f) => [f.partition, f.offset])));
   });
 
   it('fail the init phase on a configuration error, and Lambda’s error names the setting', async () => {
