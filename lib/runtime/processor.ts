@@ -77,6 +77,29 @@ export interface InvocationContext {
   getRemainingTimeInMillis(): number;
 }
 
+/** A batch after decoding: each record's outcome and origin, and the values `prepare` sees. */
+interface Decoded<T> {
+  decoded: Awaited<ReturnType<AvroReader<T>['decodeAll']>>;
+  contexts: RecordContext[];
+  values: { value: T; record: RecordContext }[];
+}
+
+/** What the process stage started and set aside; `written` and `deadLetters` grow as the writes settle. */
+interface Started {
+  pending: { index: number; done: Promise<unknown> }[];
+  deadLetters: { entry: DeadLetter; index: number }[];
+  skipped: Map<string, number>;
+  written: number;
+  /** The first record not started (the deadline). */
+  cutAt: number | undefined;
+}
+
+/** Where a partition stopped (the index of its first record not done) and why. */
+interface Stopped {
+  firstFailed: number | undefined;
+  cause: unknown;
+}
+
 interface PartitionResult {
   /** The first offset not processed, when the partition stopped early. */
   firstUnprocessed?: number;
@@ -96,25 +119,12 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
   const m = deps.metrics.instruments;
   let cacheSeen = { hits: 0, misses: 0 };
 
-  async function runPartition(batch: PartitionBatch, deadline: number): Promise<PartitionResult> {
-    const records = batch.records;
-    if (records.length === 0) return {};
-    m.records.inc({ stage: 'received', reason: '' }, records.length);
-    m.recordAgeSeconds.set(
-      { topic: batch.topic, partition: String(batch.partition) },
-      (Date.now() - (records[0] as MskRecord).timestamp) / 1000,
-    );
-
-    const decodeStarted = performance.now();
-    let decoded: Awaited<ReturnType<AvroReader<T>['decodeAll']>>;
-    try {
-      decoded = await deps.reader.decodeAll(records);
-    } catch (error) {
-      return { firstUnprocessed: (records[0] as MskRecord).offset, cause: error };
-    }
-    m.decodeSeconds.observe((performance.now() - decodeStarted) / 1000);
-
-    const contexts = records.map(
+  /** Stage 1: the whole batch decoded up front (CPU only, once the schemas are cached). */
+  async function decode(batch: PartitionBatch): Promise<Decoded<T>> {
+    const started = performance.now();
+    const decoded = await deps.reader.decodeAll(batch.records);
+    m.decodeSeconds.observe((performance.now() - started) / 1000);
+    const contexts = batch.records.map(
       (r): RecordContext => ({
         topic: batch.topic,
         partition: batch.partition,
@@ -129,24 +139,21 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         values.push({ value: d as T, record: contexts[i] as RecordContext });
     }
     m.records.inc({ stage: 'decoded', reason: '' }, values.length);
+    return { decoded, contexts, values };
+  }
 
-    let prepared: P;
-    try {
-      prepared = (definition.prepare ? await definition.prepare(values, { executor: deps.executor }) : undefined) as P;
-    } catch (error) {
-      return { firstUnprocessed: (records[0] as MskRecord).offset, cause: error };
-    }
-
+  /**
+   * Stage 3: each record in offset order through `process`, its writes submitted to the executor (bounded, per-key
+   * order); poison set aside for the dead-letter path. A write that fails transiently aborts the partition's writes
+   * not yet started. Stops starting records at the deadline.
+   */
+  function start(batch: PartitionBatch, { decoded, contexts }: Decoded<T>, prepared: P, deadline: number): Started {
+    const records = batch.records;
     const stop = new AbortController();
-    const deadLetters: { entry: DeadLetter; index: number }[] = [];
-    const pending: { index: number; done: Promise<unknown> }[] = [];
-    let cutAt: number | undefined; // index of the first record not started (deadline)
-    // Counted here and added to the counters once per batch: prom-client hashes labels on every inc().
-    const skipped = new Map<string, number>();
-    let written = 0;
+    const run: Started = { pending: [], deadLetters: [], skipped: new Map(), written: 0, cutAt: undefined };
     const deadLetter = (index: number, error: AppError) => {
       const r = records[index] as MskRecord;
-      deadLetters.push({
+      run.deadLetters.push({
         index,
         entry: {
           functionName: definition.name,
@@ -164,7 +171,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
 
     for (let i = 0; i < records.length; i++) {
       if (Date.now() > deadline) {
-        cutAt = i;
+        run.cutAt = i;
         break;
       }
       const d = decoded[i];
@@ -187,7 +194,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         throw error; // a bug in the processor: fail the invocation loudly
       }
       if (!Array.isArray(outcome)) {
-        skipped.set(outcome.skip, (skipped.get(outcome.skip) ?? 0) + 1);
+        run.skipped.set(outcome.skip, (run.skipped.get(outcome.skip) ?? 0) + 1);
         continue;
       }
       const writes = outcome.map((w) =>
@@ -199,7 +206,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
       );
       const done = Promise.all(writes).then(
         () => {
-          written++;
+          run.written++;
         },
         (error: unknown) => {
           // The record's own data is wrong for its statement (a value the column refuses): poison.
@@ -211,38 +218,78 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
           throw error;
         },
       );
-      pending.push({ index: i, done });
+      run.pending.push({ index: i, done });
     }
+    return run;
+  }
 
-    const settled = await Promise.allSettled(pending.map((p) => p.done));
-    if (written > 0) m.records.inc({ stage: 'written', reason: '' }, written);
-    for (const [reason, count] of skipped) m.records.inc({ stage: 'skipped', reason }, count);
-    let firstFailed: number | undefined = cutAt;
+  /** Stage 4: waits for every write started; the first record not done, and the failure that stopped the partition. */
+  async function settle(run: Started): Promise<Stopped> {
+    const settled = await Promise.allSettled(run.pending.map((p) => p.done));
+    // Counted here and added once per batch: prom-client hashes labels on every inc().
+    if (run.written > 0) m.records.inc({ stage: 'written', reason: '' }, run.written);
+    for (const [reason, count] of run.skipped) m.records.inc({ stage: 'skipped', reason }, count);
+    let firstFailed: number | undefined = run.cutAt;
     const reasons: unknown[] = [];
     for (const [k, result] of settled.entries()) {
       if (result.status === 'rejected') {
-        const index = (pending[k] as { index: number }).index;
+        const index = (run.pending[k] as { index: number }).index;
         if (firstFailed === undefined || index < firstFailed) firstFailed = index;
         reasons.push(result.reason);
       }
     }
     // The failure that stopped the partition, not the writes dropped because of it.
-    let cause: unknown = reasons.find((r) => !(r instanceof StatementAbortedError)) ?? reasons[0];
-    // Dead letters of records before the first failure are stored; the others will be met again on the retry.
-    const toStore = deadLetters.filter((d) => firstFailed === undefined || d.index < firstFailed);
-    if (toStore.length > 0) {
-      try {
-        await deps.deadLetters.write(toStore.map((d) => d.entry));
-        const byReason = new Map<string, number>();
-        for (const d of toStore) byReason.set(d.entry.reason, (byReason.get(d.entry.reason) ?? 0) + 1);
-        for (const [reason, count] of byReason) m.records.inc({ stage: 'dead_lettered', reason }, count);
-        m.deadLetters.inc(toStore.length);
-      } catch (error) {
-        const index = Math.min(...toStore.map((d) => d.index));
-        if (firstFailed === undefined || index < firstFailed) firstFailed = index;
-        cause ??= error;
-      }
+    return { firstFailed, cause: reasons.find((r) => !(r instanceof StatementAbortedError)) ?? reasons[0] };
+  }
+
+  /**
+   * Stage 5: the dead letters of records before the first failure are stored; the others will be met again on the
+   * retry. A sink that fails moves the first failure back to its first entry.
+   */
+  async function storeDeadLetters(run: Started, stopped: Stopped): Promise<Stopped> {
+    const { firstFailed } = stopped;
+    const toStore = run.deadLetters.filter((d) => firstFailed === undefined || d.index < firstFailed);
+    if (toStore.length === 0) return stopped;
+    try {
+      await deps.deadLetters.write(toStore.map((d) => d.entry));
+      const byReason = new Map<string, number>();
+      for (const d of toStore) byReason.set(d.entry.reason, (byReason.get(d.entry.reason) ?? 0) + 1);
+      for (const [reason, count] of byReason) m.records.inc({ stage: 'dead_lettered', reason }, count);
+      m.deadLetters.inc(toStore.length);
+      return stopped;
+    } catch (error) {
+      const index = Math.min(...toStore.map((d) => d.index));
+      return {
+        firstFailed: firstFailed === undefined || index < firstFailed ? index : firstFailed,
+        cause: stopped.cause ?? error,
+      };
     }
+  }
+
+  /** One partition's batch: decode, prepare, process, settle, dead letters, then what to retry from. */
+  async function runPartition(batch: PartitionBatch, deadline: number): Promise<PartitionResult> {
+    const records = batch.records;
+    if (records.length === 0) return {};
+    const first = (records[0] as MskRecord).offset;
+    m.records.inc({ stage: 'received', reason: '' }, records.length);
+    m.recordAgeSeconds.set(
+      { topic: batch.topic, partition: String(batch.partition) },
+      (Date.now() - (records[0] as MskRecord).timestamp) / 1000,
+    );
+
+    let decoded: Decoded<T>;
+    let prepared: P;
+    try {
+      decoded = await decode(batch);
+      // Stage 2: the batch's lookups, shared by its records.
+      prepared = (
+        definition.prepare ? await definition.prepare(decoded.values, { executor: deps.executor }) : undefined
+      ) as P;
+    } catch (error) {
+      return { firstUnprocessed: first, cause: error };
+    }
+    const run = start(batch, decoded, prepared, deadline);
+    const { firstFailed, cause } = await storeDeadLetters(run, await settle(run));
     if (firstFailed === undefined) return {};
     m.records.inc({ stage: 'retried_later', reason: '' }, records.length - firstFailed);
     return {
