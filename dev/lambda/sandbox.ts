@@ -243,7 +243,13 @@ export class LambdaSandbox {
     if (pid !== undefined && !this.exited) {
       const children = childrenOf(pid);
       const exited = new Promise((resolve) => this.rie.once('exit', resolve));
-      for (const child of children) process.kill(child, 'SIGKILL');
+      for (const child of children) {
+        try {
+          process.kill(child, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       this.rie.kill('SIGKILL');
       await exited;
     }
