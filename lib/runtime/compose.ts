@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type avro from 'avsc';
 import {
   AvroReader,
@@ -32,6 +31,7 @@ import { createProcessor, type ProcessorDefinition } from './processor';
  */
 export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
   const scylla = parseScyllaConfig(env);
+  const functionName = optionalString(env, 'FUNCTION_NAME') ?? definition.name;
   const metrics = new MetricsPublisher(parseMetricsConfig({ FUNCTION_NAME: definition.name, ...env }));
   const kafkaSecret = optionalString(env, 'DEAD_LETTER_KAFKA_SECRET_ID');
   const needsSecrets =
@@ -71,10 +71,13 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
     deadLetters,
     metrics,
     // Its level from POWERTOOLS_LOG_LEVEL or Lambda's own log-level setting (AWS_LAMBDA_LOG_LEVEL).
-    logger: new Logger({
-      serviceName: 'kafka-processors',
-      persistentKeys: { function: optionalString(env, 'FUNCTION_NAME') ?? definition.name },
-    }),
+    logger: lazy(
+      async () =>
+        new (await import('@aws-lambda-powertools/logger')).Logger({
+          serviceName: 'kafka-processors',
+          persistentKeys: { function: functionName },
+        }),
+    ),
     reportBatchItemFailures: flag(env, 'REPORT_BATCH_ITEM_FAILURES', true),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 5_000, { min: 0, max: 600_000 }),
   });

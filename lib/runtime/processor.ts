@@ -64,8 +64,11 @@ export interface ProcessorDeps<T> {
   executor: WriteExecutor;
   deadLetters: DeadLetterSink;
   metrics: MetricsPublisher;
-  /** Where the operator reads why a batch is retried (Powertools' JSON logger in Lambda). */
-  logger: Pick<Logger, 'warn'>;
+  /**
+   * Where the operator reads why a batch is retried (Powertools' JSON logger in Lambda). Loaded on first use: only
+   * a partial response writes to it, and its module would otherwise add ~17 KiB to every cold start.
+   */
+  logger: () => Promise<Pick<Logger, 'warn'>>;
   /** The ESM's FunctionResponseTypes includes ReportBatchItemFailures. */
   reportBatchItemFailures: boolean;
   /** Stop starting new work when less than this is left before the Lambda timeout. */
@@ -316,11 +319,16 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
       }
       if (failed.size > 0) {
         outcome = 'partial';
-        // The metrics count the records retried; this line says why, once per invocation.
-        deps.logger.warn('partitions stopped early: Lambda retries each from its first unprocessed offset', {
-          firstUnprocessed: Object.fromEntries(failed),
-          error: cause,
-        });
+        // The metrics count the records retried; this line says why, once per invocation. A logger that cannot
+        // load must not change the batch's outcome.
+        await deps.logger().then(
+          (logger) =>
+            logger.warn('partitions stopped early: Lambda retries each from its first unprocessed offset', {
+              firstUnprocessed: Object.fromEntries(failed),
+              error: cause,
+            }),
+          () => {},
+        );
         if (!deps.reportBatchItemFailures) {
           outcome = 'failed';
           throw new BatchFailedError(`${failed.size} partition(s) stopped early: ${(cause as Error)?.message}`, {
