@@ -34,8 +34,9 @@ async function main() {
   const external = Boolean(
     process.env.DEMO_KAFKA_BOOTSTRAP && process.env.SCYLLA_CONTACT_POINTS && process.env.SCHEMA_REGISTRY_URLS,
   );
-  const stack = stackEndpoints(loadStackConfig());
-  if (!external) await up(loadStackConfig());
+  const stackConfig = loadStackConfig();
+  const stack = stackEndpoints(stackConfig);
+  if (!external) await up(stackConfig);
   const kafka = (process.env.DEMO_KAFKA_BOOTSTRAP ?? stack.kafkaBootstrap).split(',');
   const registryUrls = process.env.SCHEMA_REGISTRY_URLS ?? stack.registryUrl;
   const env: Record<string, string> = {
@@ -108,8 +109,8 @@ async function main() {
     invokeMode === 'rie'
       ? await prepareLocalLambdaApp({
           endpoints: stack,
-          artifactsDir: loadStackConfig().artifactsDir,
-          workDir: path.join(loadStackConfig().runDir, 'lambda'),
+          artifactsDir: stackConfig.artifactsDir,
+          workDir: path.join(stackConfig.runDir, 'lambda'),
           name: RUN,
           onStep: (step) => console.log(`lambda: ${step}`),
         })

@@ -40,11 +40,6 @@ export class RieInvoker implements Invoker {
     void sandbox?.then((s) => s.stop());
   }
 
-  /** The largest "Max Memory Used" of the sandboxes, in MB. */
-  maxMemoryUsedMb(): Promise<number> {
-    return Promise.all(this.sandboxes.values()).then((all) => Math.max(0, ...all.map((s) => s.maxMemoryUsedMb())));
-  }
-
   /** CPU seconds the sandboxes alive now have used (RIE and runtimes): benches count every process's CPU. */
   cpuSeconds(): Promise<number> {
     return Promise.all(this.sandboxes.values()).then((all) => all.reduce((sum, s) => sum + s.cpuSeconds(), 0));

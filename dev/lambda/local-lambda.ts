@@ -5,7 +5,7 @@ import type { StackEndpoints } from '../stack/config';
 import { installLambdaRuntime, type LambdaRuntime } from './artifacts';
 import { createLocalResources, type LocalResources, localEnvironment } from './local-environment';
 import { LambdaSandbox } from './sandbox';
-import { type FunctionDefinition, readFunctions, synthesize } from './template';
+import { cdkSynth, type FunctionDefinition, readFunctions } from './template';
 
 /**
  * The deployed app, run locally: the functions as `cdk synth` defines them, AWS's runtime pieces to run them, and the
@@ -34,7 +34,7 @@ export async function prepareLocalLambdaApp(options: PrepareOptions): Promise<Lo
   const step = options.onStep ?? (() => {});
   mkdirSync(options.workDir, { recursive: true });
   step('synthesizing the app (cdk synth: bundles every function with dev/build.ts)');
-  const cloudAssembly = await synthesize(path.join(options.workDir, 'cdk.out'));
+  const cloudAssembly = await cdkSynth(path.join(options.workDir, 'cdk.out'));
   const functions = readFunctions(cloudAssembly);
   step('building the Runtime Interface Emulator and aws-lambda-ric for Node 24 (cached after the first time)');
   const runtime = await installLambdaRuntime(options.artifactsDir);

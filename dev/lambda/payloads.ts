@@ -27,14 +27,13 @@ export function fullPayloadEvent(
     startTime: number;
     seed: number;
   },
-): { event: MskEvent; records: number; bytes: number; navigations: Navigation[] } {
+): { event: MskEvent; records: number; bytes: number } {
   const source = {
     bootstrapServers: '127.0.0.1:9092',
     clusterArn: 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/5a9c2f4e',
   };
   const generator = navigationEvents({ seed: options.seed, cookies: 2_000, startTime: options.startTime });
   const records: KafkaRecord[] = [];
-  const navigations: Navigation[] = [];
   // The event's JSON without records and each partition's `"<topic>-<n>":[]`, then each record's JSON and its comma.
   let bytes =
     Buffer.byteLength(JSON.stringify(buildMskEvent([], source))) + options.partitions * (options.topic.length + 12);
@@ -55,8 +54,7 @@ export function fullPayloadEvent(
     if (bytes + size > ESM_DEFAULTS.maxPayloadBytes) break;
     bytes += size;
     records.push(record);
-    navigations.push(n);
   }
   const event = buildMskEvent(records, source);
-  return { event, records: records.length, bytes: Buffer.byteLength(JSON.stringify(event)), navigations };
+  return { event, records: records.length, bytes: Buffer.byteLength(JSON.stringify(event)) };
 }

@@ -74,6 +74,7 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+// node:http rather than fetch: undici's 300 s headers timeout would cut an invocation Lambda allows to run 900 s.
 function post(port: number, body: string, requestId: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(

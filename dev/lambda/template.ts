@@ -29,8 +29,8 @@ export interface FunctionDefinition {
 }
 
 /** Runs `cdk synth` (the CLI, the project's cdk.json) into `outdir`; resolves to the cloud assembly directory. */
-export async function synthesize(outdir: string, context: Record<string, string> = {}): Promise<string> {
-  const args = ['synth', '--quiet', '-o', outdir, ...Object.entries(context).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+export async function cdkSynth(outdir: string): Promise<string> {
+  const args = ['synth', '--quiet', '-o', outdir];
   try {
     await promisify(execFile)(path.join(REPO_ROOT, 'node_modules/.bin/cdk'), args, {
       cwd: REPO_ROOT,

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadStackConfig, REPO_ROOT } from '../../../dev/stack/config';
+import { cdkSynth } from '../../../dev/lambda/template';
+import { loadStackConfig } from '../../../dev/stack/config';
 import { cfnLintBinary } from '../../../dev/stack/stack';
 import { exampleConfig, synthesize } from './synth';
 
@@ -27,10 +28,7 @@ async function lint(templateFile: string): Promise<{ errors: boolean; rules: str
 
 describe('cfn-lint over the synthesized templates', () => {
   it('finds no error in what `cdk synth` writes (the CLI, offline) nor in the self-managed Kafka variant', async () => {
-    const cli = mkdtempSync(path.join(tmpdir(), 'cdk-cli-'));
-    await promisify(execFile)(path.join(REPO_ROOT, 'node_modules/.bin/cdk'), ['synth', '--quiet', '-o', cli], {
-      cwd: REPO_ROOT,
-    });
+    const cli = await cdkSynth(mkdtempSync(path.join(tmpdir(), 'cdk-cli-')));
     const selfManaged = exampleConfig();
     selfManaged.kafka = {
       type: 'self-managed',
