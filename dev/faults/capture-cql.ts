@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { loadStackConfig, REPO_ROOT, stackEndpoints } from '../stack/config';
-import { CqlFaultProxy, throughProxy } from './cql-proxy';
+import { pinnedTo } from '../stack/cql-pin';
+import { CqlFaultProxy } from './cql-proxy';
 
 /**
  * `npx tsx dev/faults/capture-cql.ts`: records a real cassandra-driver session with the local stack's CQL server,
@@ -19,7 +20,7 @@ const proxy = new CqlFaultProxy({
 });
 const address = await proxy.start();
 const client = new cassandra.Client({
-  ...throughProxy(address),
+  ...pinnedTo(address),
   localDataCenter: local.cqlLocalDataCenter,
   credentials: local.cqlCredentials,
   pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 1 } },

@@ -1,11 +1,12 @@
 import net from 'node:net';
-import cassandra from 'cassandra-driver';
 import { type CqlFrame, CqlFrameReader } from './cql-frames';
 
 /**
  * A fault injector in front of one real CQL node: a TCP proxy that passes requests through untouched and reads the
  * node's answers frame by frame, so that at runtime it can
  * - delay a chosen fraction of responses by a chosen time (or a distribution: a function drawing the delay),
+ * - delay a chosen fraction of prepared statements (EXECUTE, BATCH) before the node sees them: a statement that
+ *   reaches its coordinator late, after a later one (what a hedged request's first try can do),
  * - stall the node: connections are accepted and requests forwarded, but no answer comes back until it resumes
  *   (a GC pause, a saturated disk), and
  * - reset every connection (RST), as a crashed node or a dropped network path does.
@@ -24,11 +25,28 @@ export interface CqlProxyOptions {
   tap?: (direction: 'request' | 'response', chunk: Buffer, connection: number) => void;
 }
 
+interface Delay {
+  fraction: number;
+  ms: () => number;
+}
+const NO_DELAY: Delay = { fraction: 0, ms: () => 0 };
+
+function delay(fraction: number, ms: number | (() => number)): Delay {
+  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`fraction ${fraction} is not in 0..1`);
+  return { fraction, ms: typeof ms === 'number' ? () => ms : ms };
+}
+
+/** EXECUTE, BATCH: the requests that run a prepared statement. */
+const STATEMENTS = new Set([0x0a, 0x0d]);
+
 export interface CqlProxyStats {
   connections: number;
   requests: number;
   responses: number;
   delayed: number;
+  /** Requests held back before reaching the node, and of them those that have reached it since. */
+  requestsDelayed: number;
+  requestsDelivered: number;
   /** Responses held while the node was stalled (released when it resumes). */
   held: number;
   resets: number;
@@ -40,11 +58,21 @@ interface Pair {
 }
 
 export class CqlFaultProxy {
-  readonly stats: CqlProxyStats = { connections: 0, requests: 0, responses: 0, delayed: 0, held: 0, resets: 0 };
+  readonly stats: CqlProxyStats = {
+    connections: 0,
+    requests: 0,
+    responses: 0,
+    delayed: 0,
+    requestsDelayed: 0,
+    requestsDelivered: 0,
+    held: 0,
+    resets: 0,
+  };
   private readonly server = net.createServer((client) => this.accept(client));
   private readonly pairs = new Set<Pair>();
   private readonly random: () => number;
-  private delay: { fraction: number; ms: () => number } = { fraction: 0, ms: () => 0 };
+  private delay: Delay = NO_DELAY;
+  private requestDelay: Delay = NO_DELAY;
   private stalled = false;
   private readonly heldBack: { pair: Pair; bytes: Buffer }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -65,8 +93,16 @@ export class CqlFaultProxy {
 
   /** Delays `fraction` (0..1) of the responses by `ms`, a fixed time or a draw per response. */
   setDelay(fraction: number, ms: number | (() => number)): void {
-    if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`fraction ${fraction} is not in 0..1`);
-    this.delay = { fraction, ms: typeof ms === 'number' ? () => ms : ms };
+    this.delay = delay(fraction, ms);
+  }
+
+  /**
+   * Holds `fraction` of the prepared statements (EXECUTE, BATCH) for `ms` before they reach the node. Unprepared
+   * QUERYs (the driver's own metadata reads on its control connection) pass: holding them would make the driver
+   * see the node as busy and send it nothing else.
+   */
+  setRequestDelay(fraction: number, ms: number | (() => number)): void {
+    this.requestDelay = delay(fraction, ms);
   }
 
   /** Stops answering (requests still reach the node); `false` releases what was held, in order. */
@@ -96,6 +132,11 @@ export class CqlFaultProxy {
   private accept(client: net.Socket): void {
     const connection = this.stats.connections++;
     const server = net.connect(this.options.upstream.port, this.options.upstream.host);
+    // As the driver and the node set their own sockets: with Nagle's algorithm on, a small frame written while an
+    // earlier one is unacknowledged waits for the peer's delayed ACK (40 ms on Linux), and every statement through
+    // the proxy took 40 ms at the median.
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     const pair: Pair = { client, server };
     this.pairs.add(pair);
     const requests = new CqlFrameReader();
@@ -109,8 +150,13 @@ export class CqlFaultProxy {
     server.on('error', close).on('close', close);
     client.on('data', (chunk: Buffer) => {
       this.options.tap?.('request', chunk, connection);
-      this.stats.requests += this.frames(requests, chunk, close).length;
-      server.write(chunk); // requests pass through as they came
+      // Whole frames only (an incomplete one waits for its tail), in one write per chunk as they came.
+      const passing: Buffer[] = [];
+      for (const frame of this.frames(requests, chunk, close)) {
+        this.stats.requests++;
+        if (!this.holdRequest(server, frame)) passing.push(frame.bytes);
+      }
+      if (passing.length > 0) server.write(passing.length === 1 ? (passing[0] as Buffer) : Buffer.concat(passing));
     });
     server.on('data', (chunk: Buffer) => {
       this.options.tap?.('response', chunk, connection);
@@ -128,6 +174,22 @@ export class CqlFaultProxy {
       close(); // not CQL: nothing sensible to forward
       return [];
     }
+  }
+
+  /** True when the request is held back (and sent later), false when it goes on now. */
+  private holdRequest(server: net.Socket, frame: CqlFrame): boolean {
+    const delay = this.requestDelay;
+    if (STATEMENTS.has(frame.opcode) && delay.fraction > 0 && this.random() < delay.fraction) {
+      this.stats.requestsDelayed++;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.stats.requestsDelivered++;
+        if (!server.destroyed) server.write(frame.bytes);
+      }, delay.ms());
+      this.timers.add(timer);
+      return true;
+    }
+    return false;
   }
 
   private respond(pair: Pair, frame: CqlFrame): void {
@@ -152,23 +214,4 @@ export class CqlFaultProxy {
     }
     if (this.pairs.has(pair)) pair.client.write(bytes);
   }
-}
-
-/**
- * cassandra-driver options that keep every connection on the proxy: the node advertises its own address in
- * system.local and system.peers, and the driver would otherwise open its pool straight to it.
- */
-export function throughProxy(address: { host: string; port: number }): {
-  contactPoints: string[];
-  policies: { addressResolution: cassandra.policies.addressResolution.AddressTranslator };
-} {
-  const endpoint = `${address.host}:${address.port}`;
-  // The driver checks `instanceof AddressTranslator`, a class its typings declare as an interface.
-  const { AddressTranslator: Translator } = cassandra.policies.addressResolution as unknown as {
-    AddressTranslator: new () => cassandra.policies.addressResolution.AddressTranslator;
-  };
-  const toProxy = Object.assign(new Translator(), {
-    translate: (_address: string, _port: number, callback: (endpoint: string) => void) => callback(endpoint),
-  });
-  return { contactPoints: [endpoint], policies: { addressResolution: toProxy } };
 }

@@ -12,8 +12,21 @@ export interface StackConfig {
   /** Per-server config, data, logs and pid files. */
   runDir: string;
   kafka: { port: number; controllerPort: number };
-  /** `tls`: client encryption on (STACK_CQL_TLS), with a CA and node certificate made at setup (dev/stack/tls.ts). */
-  cql: { port: number; storagePort: number; commitlogSync: 'periodic' | 'batch'; tls: boolean };
+  /**
+   * `tls`: client encryption on (STACK_CQL_TLS), with a CA and node certificate made at setup (dev/stack/tls.ts).
+   * `nodes`: one node, or a cluster on consecutive loopback addresses (STACK_CQL_NODES; see `cqlNodes`). `host` is
+   * the first node's address as clients are told it (STACK_CQL_HOST); `listenHost` where it really listens
+   * (STACK_CQL_LISTEN_HOST, `host` unless set): set apart, something else (a fault proxy) must answer on `host`.
+   */
+  cql: {
+    nodes: number;
+    host: string;
+    listenHost: string;
+    port: number;
+    storagePort: number;
+    commitlogSync: 'periodic' | 'batch';
+    tls: boolean;
+  };
   registry: { port: number };
   prometheus: { port: number };
   /** moto's server: AWS APIs (Secrets Manager, Glue Schema Registry) where no AWS account is. */
@@ -23,7 +36,10 @@ export interface StackConfig {
 /** The addresses clients use; derived from the config so tests and tools never hard-code a port. */
 export interface StackEndpoints {
   kafkaBootstrap: string;
+  /** The first CQL node, `host:port`. */
   cqlContactPoint: string;
+  /** Every CQL node as clients are told it (one entry unless STACK_CQL_NODES is more). */
+  cqlNodes: string[];
   /** Cassandra 5 needs a DC name for the driver's load-balancing policy; SimpleSnitch names it this. */
   cqlLocalDataCenter: string;
   cqlCredentials: { username: string; password: string };
@@ -47,10 +63,28 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+function loopbackHost(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(raw) || raw.split('.').some((octet) => Number(octet) > 255)) {
+    throw new StackError('STACK_CONFIG', `${name}=${raw} is not a loopback IPv4 address (127.x.y.z)`);
+  }
+  return raw;
+}
+
 function commitlogSync(raw: string | undefined): 'periodic' | 'batch' {
   if (raw === undefined || raw === '' || raw === 'periodic') return 'periodic';
   if (raw === 'batch') return 'batch';
   throw new StackError('STACK_CONFIG', `STACK_CQL_COMMITLOG_SYNC=${raw} is neither periodic nor batch`);
+}
+
+function cqlNodeCount(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 1;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 5) {
+    throw new StackError('STACK_CONFIG', `STACK_CQL_NODES=${raw} is not a node count from 1 to 5`);
+  }
+  return value;
 }
 
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
@@ -65,6 +99,9 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       controllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 9093),
     },
     cql: {
+      nodes: cqlNodeCount(env.STACK_CQL_NODES),
+      host: loopbackHost(env, 'STACK_CQL_HOST', '127.0.0.1'),
+      listenHost: loopbackHost(env, 'STACK_CQL_LISTEN_HOST', loopbackHost(env, 'STACK_CQL_HOST', '127.0.0.1')),
       port: port(env, 'STACK_CQL_PORT', 9042),
       storagePort: port(env, 'STACK_CQL_STORAGE_PORT', 7000),
       commitlogSync: commitlogSync(env.STACK_CQL_COMMITLOG_SYNC),
@@ -74,6 +111,10 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     prometheus: { port: port(env, 'STACK_PROMETHEUS_PORT', 9090) },
     aws: { port: port(env, 'STACK_AWS_PORT', 5000) },
   };
+  const last = (host: string) => Number(host.split('.')[3]);
+  if (Math.max(last(config.cql.host), last(config.cql.listenHost)) + config.cql.nodes - 1 > 254) {
+    throw new StackError('STACK_CONFIG', `${config.cql.nodes} CQL nodes do not fit after ${config.cql.host}`);
+  }
   const used = new Map<number, string>();
   for (const [name, value] of [
     ['STACK_KAFKA_PORT', config.kafka.port],
@@ -95,10 +136,35 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
 /** Where the CQL server's CA, node key and store password are made (kept across `down`/`up`, gone with `clean`). */
 export const cqlTlsDir = (config: StackConfig) => path.join(config.runDir, 'cql', 'tls');
 
+/** One CQL node: the address clients are told and the one it listens on (the same unless a proxy sits between). */
+export interface CqlNodeAddress {
+  /** 1-based. */
+  index: number;
+  host: string;
+  listenHost: string;
+  port: number;
+}
+
+/** Node i (1-based) is on the i-th consecutive loopback address from `host` (and from `listenHost`). */
+export function cqlNodes(config: StackConfig): CqlNodeAddress[] {
+  const nth = (first: string, i: number) => {
+    const octets = first.split('.').map(Number);
+    return [octets[0], octets[1], octets[2], (octets[3] ?? 0) + i].join('.');
+  };
+  return Array.from({ length: config.cql.nodes }, (_, i) => ({
+    index: i + 1,
+    host: nth(config.cql.host, i),
+    listenHost: nth(config.cql.listenHost, i),
+    port: config.cql.port,
+  }));
+}
+
 export function stackEndpoints(config: StackConfig): StackEndpoints {
+  const nodes = cqlNodes(config).map((node) => `${node.host}:${node.port}`);
   return {
     kafkaBootstrap: `127.0.0.1:${config.kafka.port}`,
-    cqlContactPoint: `127.0.0.1:${config.cql.port}`,
+    cqlContactPoint: nodes[0] ?? '',
+    cqlNodes: nodes,
     cqlLocalDataCenter: 'datacenter1',
     cqlCredentials: { username: 'cassandra', password: 'cassandra' },
     cqlTlsCaFile: config.cql.tls ? path.join(cqlTlsDir(config), 'ca.pem') : undefined,
@@ -111,7 +177,7 @@ export function stackEndpoints(config: StackConfig): StackEndpoints {
 /** The SCYLLA_* settings that point a function or a tool at the local stack's CQL server. */
 export function localScyllaEnvironment(endpoints: StackEndpoints, keyspace: string): Record<string, string> {
   return {
-    SCYLLA_CONTACT_POINTS: endpoints.cqlContactPoint,
+    SCYLLA_CONTACT_POINTS: endpoints.cqlNodes.join(','),
     SCYLLA_LOCAL_DC: endpoints.cqlLocalDataCenter,
     SCYLLA_KEYSPACE: keyspace,
     SCYLLA_USERNAME: endpoints.cqlCredentials.username,

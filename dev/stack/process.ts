@@ -103,9 +103,9 @@ export function isAlive(pid: number): boolean {
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:`port` (bounded by `timeoutMs`). */
-export function portInUse(port: number, timeoutMs = 1_000): Promise<boolean> {
+export function portInUse(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     const done = (inUse: boolean) => {
       socket.destroy();
       resolve(inUse);

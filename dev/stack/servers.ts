@@ -3,19 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
-import cassandra from 'cassandra-driver';
 import { debianBinary, findJava, goBinary, mavenClasspath, pythonTools } from './artifacts';
-import { cqlTlsDir, REPO_ROOT, type StackConfig, stackEndpoints } from './config';
+import { type CqlNodeAddress, cqlNodes, cqlTlsDir, REPO_ROOT, type StackConfig, stackEndpoints } from './config';
+import { nodeClient } from './cql-pin';
 import { StackError } from './errors';
 import { launchDetached } from './process';
 import { cqlCertificates, keytoolPath } from './tls';
 
 /** One server of the local stack: how to get it, start it, and tell that it serves. */
 export interface ServerSpec {
-  name: 'kafka' | 'cql' | 'schema-registry' | 'prometheus' | 'aws';
+  /** `cql` is the first (or only) CQL node; `cql-2`, `cql-3`... the others of a cluster (STACK_CQL_NODES). */
+  name: 'kafka' | 'cql' | `cql-${number}` | 'schema-registry' | 'prometheus' | 'aws';
   title: string;
   address: string;
-  /** Every port it binds; each must be free before it starts. */
+  /** The address it binds (127.0.0.1 unless a CQL node of a cluster). */
+  bindHost: string;
+  /** Every port it binds; each must be free on `bindHost` before it starts. */
   ports: number[];
   /** Its folder under the state dir: config, data, logs, pid file. */
   dir: string;
@@ -74,6 +77,7 @@ function kafka(config: StackConfig): ServerSpec {
     name: 'kafka',
     title: `Apache Kafka ${VERSIONS.kafka} (KRaft)`,
     address: stackEndpoints(config).kafkaBootstrap,
+    bindHost: '127.0.0.1',
     ports: [config.kafka.port, config.kafka.controllerPort],
     ...p,
     bootTimeoutMs: 120_000,
@@ -184,14 +188,28 @@ const CASSANDRA_JAVA17_FLAGS = [
   '-Dio.netty.tryReflectionSetAccessible=true',
 ];
 
-function cql(config: StackConfig): ServerSpec {
-  const p = paths(config, 'cql');
+/**
+ * Node `node` of the CQL cluster (the only one by default). A cluster's nodes sit on consecutive loopback addresses
+ * with the same ports, each with one evenly spaced token (Murmur3's range split in `nodes` parts) and no bootstrap
+ * streaming: a new, empty cluster whose nodes may all start at once.
+ */
+function cqlNode(config: StackConfig, node: CqlNodeAddress): ServerSpec {
+  const p = paths(config, node.index === 1 ? 'cql' : `cql-${node.index}`);
   const endpoints = stackEndpoints(config);
+  const nodes = config.cql.nodes;
+  // Every node a seed: a node that is not one first asks a seed for the ring, and fails when none is up yet (all start
+  // at once here); a seed goes on alone.
+  const seeds = cqlNodes(config)
+    .map((n) => `${n.listenHost}:${config.cql.storagePort}`)
+    .join(',');
+  const token = BigInt.asIntN(64, BigInt(node.index - 1) * (2n ** 64n / BigInt(nodes)));
+  const behindProxy = node.host !== node.listenHost;
   let jars = '';
   return {
-    name: 'cql',
-    title: `CQL server: Apache Cassandra ${VERSIONS.cassandra} (stands in for ScyllaDB)`,
-    address: endpoints.cqlContactPoint,
+    name: node.index === 1 ? 'cql' : `cql-${node.index}`,
+    title: `CQL server: Apache Cassandra ${VERSIONS.cassandra} (stands in for ScyllaDB)${nodes > 1 ? `, node ${node.index} of ${nodes}` : ''}`,
+    address: `${node.host}:${node.port}${behindProxy ? ` (listening on ${node.listenHost})` : ''}`,
+    bindHost: node.listenHost,
     ports: [config.cql.port, config.cql.storagePort],
     ...p,
     bootTimeoutMs: 180_000,
@@ -225,20 +243,30 @@ function cql(config: StackConfig): ServerSpec {
       writeFileSync(
         yaml,
         render('cassandra.yaml', {
+          host: node.host,
+          listenHost: node.listenHost,
+          seeds,
           port: config.cql.port,
           storagePort: config.cql.storagePort,
           commitlogSync,
           clientEncryption,
           dataDir: p.dataDir,
+          // One node: 16 and 32 for its two cores. A cluster's nodes share the same two: 4 and 8 each.
+          requestThreads: nodes > 1 ? 4 : 16,
+          transportThreads: nodes > 1 ? 8 : 32,
         }),
       );
       const jamm = path.join(jars, 'jamm-0.4.0.jar');
       return launchDetached({
         command: java,
         args: [
+          // 1 GB per node, a cluster's three included: 3.5 GB with Kafka's, of this machine's 24 GiB. CPU, not memory,
+          // is what three nodes on two cores lack.
           '-Xms1g',
           '-Xmx1g',
           '-XX:+UseG1GC',
+          // The collector's threads sized for the cores the node has, not the machine's.
+          ...(nodes > 1 ? ['-XX:ParallelGCThreads=1', '-XX:ConcGCThreads=1'] : []),
           '-Xss256k',
           '-Djava.net.preferIPv4Stack=true',
           // Cassandra measures memtable sizes with jamm's agent, as its own launcher does.
@@ -249,11 +277,13 @@ function cql(config: StackConfig): ServerSpec {
           `-Dcassandra.storagedir=${p.dataDir}`,
           `-Dcassandra.logdir=${p.dir}`,
           `-Dlogback.configurationFile=${path.join(CONF, 'cassandra-logback.xml')}`,
-          // One node, one token, nobody to gossip with: skip the waits a cluster needs.
-          '-Dcassandra.initial_token=0',
+          // A token of its own and no bootstrap (a new cluster has no data to stream), so no node waits for another
+          // to settle; the ring forms as gossip reaches each node.
+          `-Dcassandra.initial_token=${token}`,
           '-Dcassandra.skip_wait_for_gossip_to_settle=0',
           '-Dcassandra.ring_delay_ms=100',
           '-Dcassandra.superuser_setup_delay_ms=0',
+          ...(nodes > 1 ? ['-Dcassandra.consistent.rangemovement=false'] : []),
           '-cp',
           `${jars}/*`,
           'org.apache.cassandra.service.CassandraDaemon',
@@ -264,22 +294,20 @@ function cql(config: StackConfig): ServerSpec {
       });
     },
     async probe() {
-      const client = new cassandra.Client({
-        contactPoints: [endpoints.cqlContactPoint],
-        localDataCenter: endpoints.cqlLocalDataCenter,
-        authProvider: new cassandra.auth.PlainTextAuthProvider(
-          endpoints.cqlCredentials.username,
-          endpoints.cqlCredentials.password,
-        ),
-        socketOptions: { connectTimeout: 2_000, readTimeout: 2_000 },
-        pooling: { warmup: false },
-        sslOptions: endpoints.cqlTlsCaFile
-          ? { ca: [readFileSync(endpoints.cqlTlsCaFile, 'utf8')], rejectUnauthorized: true }
-          : undefined,
-      });
+      // This node alone (where it listens: its proxy, if any, is not up while the stack starts), and in a cluster
+      // only once it sees every other node.
+      const client = nodeClient(
+        endpoints,
+        { host: node.listenHost, port: node.port },
+        { connectTimeout: 2_000, readTimeout: 2_000 },
+      );
       try {
         const result = await client.execute('SELECT release_version FROM system.local');
-        return `release ${result.first()?.get('release_version')}, auth on${endpoints.cqlTlsCaFile ? ', TLS' : ''}`;
+        const release = `release ${result.first()?.get('release_version')}, auth on${endpoints.cqlTlsCaFile ? ', TLS' : ''}`;
+        if (nodes === 1) return release;
+        const peers = (await client.execute('SELECT peer FROM system.peers_v2')).rowLength;
+        if (peers < nodes - 1) throw new Error(`sees ${peers} of the ${nodes - 1} other nodes`);
+        return `${release}, ${peers + 1}-node ring`;
       } finally {
         await client.shutdown().catch(() => {});
       }
@@ -295,6 +323,7 @@ function schemaRegistry(config: StackConfig): ServerSpec {
     name: 'schema-registry',
     title: `AxonOps Schema Registry ${VERSIONS.schemaRegistry} (Confluent API, in-memory)`,
     address: url,
+    bindHost: '127.0.0.1',
     ports: [config.registry.port],
     ...p,
     bootTimeoutMs: 30_000,
@@ -336,6 +365,7 @@ function prometheus(config: StackConfig): ServerSpec {
     name: 'prometheus',
     title: 'Prometheus (Debian package, remote-write receiver on)',
     address: url,
+    bindHost: '127.0.0.1',
     ports: [config.prometheus.port],
     ...p,
     bootTimeoutMs: 30_000,
@@ -377,6 +407,7 @@ function aws(config: StackConfig): ServerSpec {
     name: 'aws',
     title: `AWS API emulator: moto server ${VERSIONS.moto} (Secrets Manager, Glue Schema Registry)`,
     address: url,
+    bindHost: '127.0.0.1',
     ports: [config.aws.port],
     ...p,
     bootTimeoutMs: 60_000,
@@ -404,5 +435,6 @@ function aws(config: StackConfig): ServerSpec {
 
 /** The servers, in start order (the slowest first, so the others boot while it does). */
 export function stackServers(config: StackConfig): ServerSpec[] {
-  return [cql(config), kafka(config), schemaRegistry(config), prometheus(config), aws(config)];
+  const cql = cqlNodes(config).map((node) => cqlNode(config, node));
+  return [...cql, kafka(config), schemaRegistry(config), prometheus(config), aws(config)];
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Listr } from 'listr2';
 import { goBinary, pythonTools } from './artifacts';
 import type { StackConfig } from './config';
+import { formCqlCluster } from './cql-cluster';
 import { StackError } from './errors';
 import { isAlive, logTail, ownedPid, portInUse, stopProcess } from './process';
 import { type ServerSpec, stackServers } from './servers';
@@ -79,10 +80,10 @@ export async function ensureRunning(
     return `already running (pid ${existing}): ${await waitHealthy(server, existing, report)}`;
   }
   for (const port of server.ports) {
-    if (await portInUse(port)) {
+    if (await portInUse(port, server.bindHost)) {
       throw new StackError(
         'STACK_PORT_TAKEN',
-        `${server.name}: port ${port} is taken by a process the stack did not start; stop it or choose other ports (STACK_*_PORT, see README)`,
+        `${server.name}: port ${server.bindHost}:${port} is taken by a process the stack did not start; stop it or choose other ports (STACK_*_PORT, see README)`,
       );
     }
   }
@@ -130,6 +131,13 @@ export async function up(config: StackConfig): Promise<number> {
             })),
             { concurrent: true, exitOnError: true },
           ),
+      },
+      {
+        title: 'Form the CQL cluster (roles replicated to every node)',
+        enabled: () => config.cql.nodes > 1,
+        task: async (_, task) => {
+          task.title = `CQL cluster: ${await formCqlCluster(config)}`;
+        },
       },
     ],
     { rendererOptions: { collapseSubtasks: false } },

@@ -1,3 +1,4 @@
+import { ScyllaStatementError } from './errors';
 import type { ScyllaSession } from './session';
 import { statement } from './statement';
 
@@ -87,7 +88,12 @@ export async function migrate(session: ScyllaSession, options: MigrationOptions)
         'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?',
         [keyspace, column.table, column.name],
       );
-      if (existing.rows.length === 0) await run(`ALTER TABLE {ks}.${column.table} ADD ${column.name} ${column.type}`);
+      if (existing.rows.length > 0) continue;
+      // On a cluster a schema change can outlast the request timeout and be retried after it was applied, or a
+      // coordinator may not have seen the column yet: a column that exists is what this step wanted.
+      await run(`ALTER TABLE {ks}.${column.table} ADD ${column.name} ${column.type}`).catch((error: unknown) => {
+        if (!(error instanceof ScyllaStatementError && /already exists/i.test(error.message))) throw error;
+      });
     }
     await run('INSERT INTO {ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
       migration.version,

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CqlFaultProxy, throughProxy } from '../../../dev/faults/cql-proxy';
+import { CqlFaultProxy } from '../../../dev/faults/cql-proxy';
+import { pinnedTo } from '../../../dev/stack/cql-pin';
 import { endpoints } from '../endpoints';
 
 /**
@@ -23,7 +24,7 @@ beforeAll(async () => {
   const address = await proxy.start();
   const common = { localDataCenter: endpoints.cqlLocalDataCenter, credentials: endpoints.cqlCredentials };
   client = new cassandra.Client({
-    ...throughProxy(address),
+    ...pinnedTo(address),
     ...common,
     socketOptions: { readTimeout: 1_000 },
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 1 }, heartBeatInterval: 0 },

@@ -24,6 +24,7 @@ function fakeServer(script: string, overrides: Partial<ServerSpec> = {}): Server
     name: 'prometheus',
     title: 'fake',
     address: 'nowhere',
+    bindHost: '127.0.0.1',
     ports: [],
     dir,
     logFile: path.join(dir, 'fake.log'),
