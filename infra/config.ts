@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../lib/errors';
+import { DEFAULT_SPECULATIVE } from '../lib/scylla/config';
 
 /**
  * The deployment configuration of one environment: `infra/environments/<name>.json`, chosen with
@@ -68,6 +69,12 @@ const functionSchema = z
     reportBatchItemFailures: z.boolean().default(true),
     /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT): 128 was best in bench:scylla and bench:e2e. */
     maxInFlight: z.int().min(1).max(4096).default(128),
+    /**
+     * Hedged requests for idempotent statements (SCYLLA_SPECULATIVE_MAX, SCYLLA_SPECULATIVE_DELAY_MS): the defaults
+     * and how to choose them are in lib/scylla/config.ts and docs/tuning.md.
+     */
+    speculativeMax: z.int().min(0).max(4).default(DEFAULT_SPECULATIVE.max),
+    speculativeDelayMs: z.int().min(1).max(60_000).default(DEFAULT_SPECULATIVE.delayMs),
   })
   .superRefine((f, ctx) => {
     if (f.startingPosition === 'AT_TIMESTAMP' && f.startingPositionTimestamp === undefined)

@@ -204,6 +204,14 @@ export class Observability extends Construct {
           width: 6,
         }),
         new GraphWidget({
+          title: 'Hedged requests (speculative executions)',
+          left: [
+            emf('speculative_executions', 'Sum').with({ label: 'sent' }),
+            emf('speculative_wins', 'Sum').with({ label: 'won first' }),
+          ],
+          width: 6,
+        }),
+        new GraphWidget({
           title: 'Statement errors and retries',
           left: [
             new MathExpression({

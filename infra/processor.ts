@@ -88,6 +88,8 @@ export class Processor extends Construct {
         ...props.environment,
         FUNCTION_NAME: functionName,
         SCYLLA_MAX_IN_FLIGHT: String(config.maxInFlight),
+        SCYLLA_SPECULATIVE_MAX: String(config.speculativeMax),
+        SCYLLA_SPECULATIVE_DELAY_MS: String(config.speculativeDelayMs),
         REPORT_BATCH_ITEM_FAILURES: config.reportBatchItemFailures ? 'on' : 'off',
         NODE_OPTIONS: '--enable-source-maps',
       },

@@ -43,6 +43,9 @@ export class PipelineMetrics {
   readonly statementSeconds: Histogram<'kind'>;
   readonly statementErrors: Counter<'kind' | 'error_type'>;
   readonly statementRetries: Counter<'kind'>;
+  /** Hedged requests: sent (a coordinator was slower than SCYLLA_SPECULATIVE_DELAY_MS), and answered first. */
+  readonly speculativeExecutions: Counter<never>;
+  readonly speculativeWins: Counter<never>;
   /** Peak statements in flight during the last batch (the executor's `takePeakInFlight`). */
   readonly inFlightStatements: Gauge<never>;
   /** One invocation, start to response. */
@@ -95,6 +98,16 @@ export class PipelineMetrics {
       name: 'processor_statement_retries_total',
       help: 'Retries of idempotent CQL statements',
       labelNames: ['kind'],
+      registers,
+    });
+    this.speculativeExecutions = new Counter({
+      name: 'processor_speculative_executions_total',
+      help: 'Speculative executions (hedged requests) sent',
+      registers,
+    });
+    this.speculativeWins = new Counter({
+      name: 'processor_speculative_wins_total',
+      help: 'Statements a speculative execution answered first',
       registers,
     });
     this.inFlightStatements = new Gauge({

@@ -42,6 +42,10 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
   const session = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials, secrets), secrets);
   const executor = new WriteExecutor(session, scylla.maxInFlight, metrics.instruments.executorMetrics());
   session.onRetry = (statement) => metrics.instruments.statementRetries.inc({ kind: statement.kind });
+  session.onSpeculativeExecutions = (sent, won) => {
+    metrics.instruments.speculativeExecutions.inc(sent);
+    if (won) metrics.instruments.speculativeWins.inc();
+  };
 
   const registry = parseConfluentRegistryConfig(env);
   const confluent = registry ? new ConfluentSchemaRegistry(registry) : undefined;

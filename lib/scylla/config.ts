@@ -1,5 +1,6 @@
 import { type Env, flag, integer, list, oneOf, optionalString, requireString } from '../config';
 import { ConfigError } from '../errors';
+import type { SpeculativeConfig } from './speculative';
 
 export const CONSISTENCIES = [
   'ONE',
@@ -12,6 +13,16 @@ export const CONSISTENCIES = [
   'LOCAL_ONE',
 ] as const;
 export type Consistency = (typeof CONSISTENCIES)[number];
+
+/**
+ * Hedged requests on by default: up to 2 hedges (with RF 3, each replica asked at most once), after 50 ms. A hedge
+ * should fire only for statements slower than a healthy cluster's P99, so that it adds a percent of load, not
+ * doubles it: the model's Scylla answered SELECTs in 250 µs and INSERTs in 2 ms at the median, and 50 ms is far past
+ * their P99 while still 40 times under the 2 s request timeout. On `npm run bench:tail`'s incident (10 % of every
+ * node's answers a second late), hedges after the baseline's P99 cut batch P95 from ×16.8 to ×3.2 of the baseline's.
+ * Choose yours from the statement latency histogram (docs/tuning.md).
+ */
+export const DEFAULT_SPECULATIVE: SpeculativeConfig = { max: 2, delayMs: 50 };
 
 /** Where credentials come from: Secrets Manager in AWS; inline only for local runs. */
 export type CredentialsConfig =
@@ -37,6 +48,8 @@ export interface ScyllaConfig {
   retryBaseDelayMs: number;
   /** The write executor's bound on statements in flight at once. */
   maxInFlight: number;
+  /** Hedged requests for idempotent statements (see speculative.ts). */
+  speculative: SpeculativeConfig;
   credentials: CredentialsConfig;
   tls: TlsConfig;
 }
@@ -46,7 +59,8 @@ export interface ScyllaConfig {
  *
  * SCYLLA_CONTACT_POINTS (required, comma separated host[:port]), SCYLLA_LOCAL_DC (required), SCYLLA_KEYSPACE
  * (required), SCYLLA_CONSISTENCY (LOCAL_QUORUM), SCYLLA_REQUEST_TIMEOUT_MS (2000), SCYLLA_RETRIES (3),
- * SCYLLA_RETRY_BASE_DELAY_MS (50), SCYLLA_MAX_IN_FLIGHT (128); credentials: SCYLLA_CREDENTIALS_SECRET_ID (a Secrets
+ * SCYLLA_RETRY_BASE_DELAY_MS (50), SCYLLA_MAX_IN_FLIGHT (128), SCYLLA_SPECULATIVE_MAX (hedges per idempotent
+ * statement, 0 = off; default DEFAULT_SPECULATIVE.max) after SCYLLA_SPECULATIVE_DELAY_MS (DEFAULT_SPECULATIVE.delayMs); credentials: SCYLLA_CREDENTIALS_SECRET_ID (a Secrets
  * Manager secret holding {"username","password"}) or SCYLLA_USERNAME + SCYLLA_PASSWORD (local runs); TLS:
  * SCYLLA_TLS=on with SCYLLA_TLS_CA_FILE or SCYLLA_TLS_CA_SECRET_ID, and SCYLLA_TLS_SERVER_NAME.
  */
@@ -89,6 +103,10 @@ export function parseScyllaConfig(env: Env): ScyllaConfig {
     retries: integer(env, 'SCYLLA_RETRIES', 3, { min: 0, max: 20 }),
     retryBaseDelayMs: integer(env, 'SCYLLA_RETRY_BASE_DELAY_MS', 50, { min: 1, max: 10_000 }),
     maxInFlight: integer(env, 'SCYLLA_MAX_IN_FLIGHT', 128, { min: 1, max: 4_096 }),
+    speculative: {
+      max: integer(env, 'SCYLLA_SPECULATIVE_MAX', DEFAULT_SPECULATIVE.max, { min: 0, max: 4 }),
+      delayMs: integer(env, 'SCYLLA_SPECULATIVE_DELAY_MS', DEFAULT_SPECULATIVE.delayMs, { min: 1, max: 60_000 }),
+    },
     credentials,
     tls,
   };

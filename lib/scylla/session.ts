@@ -5,6 +5,7 @@ import { ConfigError } from '../errors';
 import type { Consistency, ScyllaConfig, TlsConfig } from './config';
 import { type Credentials, type CredentialsSource, readSecret, type SecretsClient } from './credentials';
 import { classify, isAuthenticationFailure, ScyllaAuthError, ScyllaUnavailableError } from './errors';
+import { answeredBySpeculativeExecution, speculativeExecutionPolicy } from './speculative';
 import type { Statement } from './statement';
 
 export interface ExecuteOptions {
@@ -35,6 +36,8 @@ export class ScyllaSession {
   private reconnectCount = 0;
   /** Called on every retry (for the retries metric). */
   onRetry: (statement: Statement, error: Error) => void = () => {};
+  /** Called after a statement answered with hedges (speculative executions) sent, and whether one answered first. */
+  onSpeculativeExecutions: (sent: number, won: boolean) => void = () => {};
 
   constructor(
     readonly config: ScyllaConfig,
@@ -64,7 +67,7 @@ export class ScyllaSession {
       let client: cassandra.Client | undefined;
       try {
         client = this.client ?? (await this.connected());
-        return await client.execute(statement.cql, params, {
+        const result = await client.execute(statement.cql, params, {
           prepare: true,
           isIdempotent: statement.idempotent,
           consistency: CONSISTENCY[statement.consistency ?? this.config.consistency],
@@ -72,6 +75,10 @@ export class ScyllaSession {
           timestamp: options.timestamp,
           fetchSize: options.fetchSize,
         });
+        if (result.info.speculativeExecutions > 0) {
+          this.onSpeculativeExecutions(result.info.speculativeExecutions, answeredBySpeculativeExecution(result.info));
+        }
+        return result;
       } catch (error) {
         const typed = classify(error, statement.kind);
         if (typed instanceof ScyllaAuthError && client && !reauthenticated) {
@@ -147,6 +154,9 @@ export class ScyllaSession {
     const config = this.config;
     const client = new cassandra.Client({
       contactPoints: config.contactPoints,
+      // The driver learns the other nodes from system.peers, which has their addresses but not their port: it
+      // assumes this one (9042 unless set). Nodes on another port, the contact points say which.
+      protocolOptions: { port: nativePort(config.contactPoints) },
       localDataCenter: config.localDataCenter,
       keyspace: this.options.useKeyspace ? config.keyspace : undefined,
       authProvider: credentials
@@ -159,6 +169,8 @@ export class ScyllaSession {
           localDc: config.localDataCenter,
         }),
         retry: new cassandra.policies.retry.FallthroughRetryPolicy(),
+        // Idempotent statements only (the driver checks the flag each statement carries).
+        speculativeExecution: speculativeExecutionPolicy(config.speculative),
         reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(200, 5_000, true),
       },
       socketOptions: { connectTimeout: 5_000, readTimeout: config.requestTimeoutMs },
@@ -189,6 +201,12 @@ export class ScyllaSession {
     }
     return { ca: ca ? [ca] : undefined, servername: tls.serverName, rejectUnauthorized: true };
   }
+}
+
+/** The port the contact points share (every node of a cluster listens on the same one), else CQL's 9042. */
+function nativePort(contactPoints: string[]): number {
+  const ports = new Set(contactPoints.map((point) => Number(point.split(':')[1] ?? 9042)));
+  return ports.size === 1 ? ([...ports][0] as number) : 9042;
 }
 
 const levels = cassandra.types.consistencies;

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
@@ -9,13 +8,13 @@ import {
 import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../../../functions/segment-builder/definition';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
-import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { statement } from '../../../lib/scylla/statement';
 import { exampleConfig, synthesize } from '../../unit/infra/synth';
 import { endpoints, uniqueName } from '../endpoints';
-import { functionEnvironment } from '../runtime/environment';
+import { functionEnvironment, NAVIGATION_T0, navigationRecords } from '../runtime/environment';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
+import { CLUSTER_ONLY_METRICS, captureEmf, type EmittedMetric } from './emf-output';
 
 /**
  * Every metric the CDK dashboard draws and every alarm watches must be one the functions emit. CloudWatch names a
@@ -24,37 +23,10 @@ import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
  * the real stack with EMF on, parse what they print, and match the synthesized dashboard and alarms against it.
  */
 type Dimensions = Record<string, string>;
-interface Emitted {
-  namespace: string;
-  name: string;
-  dimensions: Dimensions;
-}
 
 const config = exampleConfig();
 const NAMESPACE = 'KafkaProcessors';
-const emitted: Emitted[] = [];
-
-function emfLines(chunks: string[]): Record<string, unknown>[] {
-  return chunks
-    .join('')
-    .split('\n')
-    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function collect(line: Record<string, unknown>): void {
-  const aws = line._aws as {
-    CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
-  };
-  for (const directive of aws.CloudWatchMetrics)
-    for (const set of directive.Dimensions)
-      for (const metric of directive.Metrics)
-        emitted.push({
-          namespace: directive.Namespace,
-          name: metric.Name,
-          dimensions: Object.fromEntries(set.map((d) => [d, String(line[d])])),
-        });
-}
+const emitted: EmittedMetric[] = [];
 
 const sameDimensions = (a: Dimensions, b: Dimensions) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
@@ -81,21 +53,9 @@ beforeAll(async () => {
   await admin.shutdown();
 
   const encoder = new AvroEncoder(new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }));
-  const navigation = await encoder.forSubject<Navigation>(`${uniqueName('navigation')}-value`, NAVIGATION_V1);
   const identity = await encoder.forSubject<IdentityLink>(`${uniqueName('identity')}-value`, IDENTITY_LINK_V1);
-  const t0 = Date.UTC(2026, 10, 25, 10);
-  const generator = navigationEvents({ seed: 31, cookies: 10, startTime: t0 });
-  const navigations: KafkaRecord[] = Array.from({ length: 40 }, (_, offset) => {
-    const n = generator.next().value as Navigation;
-    return {
-      topic: 'navigation',
-      partition: 0,
-      offset,
-      timestamp: n.eventTime,
-      key: Buffer.from(n.cookieId),
-      value: navigation.encode(n),
-    };
-  });
+  const t0 = NAVIGATION_T0;
+  const navigations = await navigationRecords(40, { seed: 31, cookies: 10 });
   navigations.push({
     topic: 'navigation',
     partition: 0,
@@ -132,12 +92,7 @@ beforeAll(async () => {
       SCYLLA_RETRIES: '0',
     });
 
-  const chunks: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
+  const runs = await captureEmf(async () => {
     await composeProcessor(identityLinker, IDENTITY_READER, env('identity-linker'))(event(links));
     await composeProcessor(
       navigationEnricher({ ttlSeconds: 3600 }),
@@ -154,18 +109,23 @@ beforeAll(async () => {
       NAVIGATION_READER,
       env('navigation-enricher', broken),
     )(event(navigations)).catch(() => undefined); // fails: its statements' errors are what this run is for
-  } finally {
-    vi.restoreAllMocks();
-  }
-  for (const line of emfLines(chunks)) collect(line);
+  });
+  emitted.push(...runs);
 }, 120_000);
 
 afterAll(() => vi.restoreAllMocks());
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 
+/** CLUSTER_ONLY_METRICS, credited with a function's own dimensions (as cold_starts): see emf-output.ts. */
+function clusterOnly(from: EmittedMetric[]): EmittedMetric[] {
+  return from
+    .filter((m) => m.name === 'cold_starts')
+    .flatMap((m) => CLUSTER_ONLY_METRICS.map((name) => ({ ...m, name })));
+}
+
 /** Metrics the stack's own log metric filters make (Lambda's REPORT lines): emitted by CloudWatch Logs, no dimensions. */
-function metricFilterMetrics(template: Template): Emitted[] {
+function metricFilterMetrics(template: Template): EmittedMetric[] {
   return Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::Logs::MetricFilter')
     .flatMap((r) =>
@@ -206,7 +166,7 @@ describe('the CloudWatch dashboard and alarms', () => {
 
   it('draw only metrics the functions emit, with exactly their dimensions', () => {
     const template = synthesize(config).template.toJSON() as Template;
-    const known = [...emitted, ...metricFilterMetrics(template)];
+    const known = [...emitted, ...clusterOnly(emitted), ...metricFilterMetrics(template)];
     const missing: string[] = [];
     for (const widget of dashboardBody(template).widgets) {
       for (const entry of widget.properties.metrics ?? []) {

@@ -45,6 +45,8 @@ beforeAll(async () => {
       m.statementSeconds.observe({ kind: 'identities.select' }, 0.00025);
       m.statementErrors.inc({ kind: 'navigations.insert', error_type: 'writeTimeout' });
       m.statementRetries.inc({ kind: 'navigations.insert' });
+      m.speculativeExecutions.inc(3);
+      m.speculativeWins.inc(2);
       m.inFlightStatements.set(8 + i);
       m.batchSeconds.observe({ outcome: 'ok' }, 0.05 + step * 0.01);
       m.schemaCacheLookups.inc({ result: 'hit' }, 99);

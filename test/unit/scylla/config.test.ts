@@ -29,6 +29,7 @@ describe('Scylla config', () => {
       retries: 3,
       retryBaseDelayMs: 50,
       maxInFlight: 128,
+      speculative: { max: 2, delayMs: 50 },
       credentials: { source: 'secrets-manager', secretId: 'prod/scylla' },
       tls: { enabled: false },
     });
@@ -47,8 +48,14 @@ describe('Scylla config', () => {
       { ...base, SCYLLA_USERNAME: 'app', SCYLLA_PASSWORD: 'x', SCYLLA_CREDENTIALS_SECRET_ID: 's' },
     ],
     ['SCYLLA_TLS', { ...base, SCYLLA_TLS: 'maybe' }],
+    ['SCYLLA_SPECULATIVE_MAX', { ...base, SCYLLA_SPECULATIVE_MAX: '5' }],
+    ['SCYLLA_SPECULATIVE_DELAY_MS', { ...base, SCYLLA_SPECULATIVE_DELAY_MS: '0' }],
   ])('names %s when it is wrong', (key, env) => {
     expect(keyOf(env)).toBe(key);
+  });
+
+  it('turns hedged requests off with SCYLLA_SPECULATIVE_MAX=0', () => {
+    expect(parseScyllaConfig({ ...base, SCYLLA_SPECULATIVE_MAX: '0' }).speculative).toEqual({ max: 0, delayMs: 50 });
   });
 
   it('reads TLS with a CA file', () => {

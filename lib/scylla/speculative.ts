@@ -1,0 +1,38 @@
+import cassandra from 'cassandra-driver';
+
+/** Hedged requests: how long to wait for a coordinator before asking the next one, and how many more at most. */
+export interface SpeculativeConfig {
+  /** 0: never hedge. */
+  max: number;
+  delayMs: number;
+}
+
+/**
+ * cassandra-driver's own speculative execution (ConstantSpeculativeExecutionPolicy): after `delayMs` without an
+ * answer, the same statement goes to the next host of the query plan (the next replica: token-aware), up to `max`
+ * more times; the first answer wins and the others are cancelled. The driver does this for statements marked
+ * idempotent only, which is the rule here too. The driver's policy serves as is: what it lacks is counting, done
+ * from each result's execution info (hedges sent, and whether one answered). A statement that fails in the end
+ * reports no info, so its hedges go uncounted: the counts are of hedges on statements that were answered.
+ */
+export function speculativeExecutionPolicy(
+  config: SpeculativeConfig,
+): cassandra.policies.speculativeExecution.SpeculativeExecutionPolicy {
+  return config.max > 0
+    ? new cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy(config.delayMs, config.max)
+    : new cassandra.policies.speculativeExecution.NoSpeculativeExecutionPolicy();
+}
+
+const HOST_DOWN = 'Host considered as DOWN';
+
+/**
+ * Whether a hedge answered: a speculative execution had started and the coordinator that answered is not the one the
+ * statement went to first. `triedHosts` lists the hosts of the query plan in the order they were tried; the driver
+ * marks those it skipped without sending (down) and those it sent to with null (or, later, that execution's error).
+ */
+export function answeredBySpeculativeExecution(info: cassandra.types.ResultSet['info']): boolean {
+  if (!info.speculativeExecutions) return false;
+  const tried = info.triedHosts as Record<string, unknown>;
+  const first = Object.keys(tried).find((address) => tried[address] !== HOST_DOWN);
+  return first !== undefined && first !== info.queriedHost;
+}
