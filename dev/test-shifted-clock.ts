@@ -24,6 +24,8 @@ const EXCLUDED: Record<string, string> = {
   // The longest test (about 2.5 min of CI's 20): its expectations come from the ledger of what it produced, its
   // records carry their own event times, and its servers are its own; no calendar is read.
   'test/integration/chaos/**': 'the CI time budget (2.5 min); every expectation comes from its own ledger',
+  // Starts a 3-node cluster of its own (about 45 s); its write times are literal numbers, it reads no calendar.
+  'test/integration/scylla/hedging.test.ts': 'the CI time budget (a 3-node cluster, 45 s); no calendar is read',
   // The functions run in sandboxes whose environment is Lambda's, not the test process's: they keep the real clock.
   'test/integration/lambda/**': 'the functions run under RIE on the real clock; the shift would reach only the test',
 };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Producer } from '@platformatic/kafka';
 import { AvroEncoder, type ConfluentSchemaRegistry, frameConfluentV0, type SubjectEncoder } from '../../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../lib/domain/identity';
@@ -187,6 +188,8 @@ export async function produceDemoStream(
     bootstrapBrokers: string[];
     registry: ConfluentSchemaRegistry;
     onProgress?: (sent: number, total: number) => void;
+    /** Produce at this steady rate (records/s, in sends of 50 ms worth) instead of as fast as the broker takes them. */
+    recordsPerSecond?: number;
   },
 ): Promise<ProducedStream> {
   await ensureTopics(deps.bootstrapBrokers, [plan.topics.navigation, plan.topics.identity], plan.partitions);
@@ -200,10 +203,15 @@ export async function produceDemoStream(
   const counts = { navigation: 0, identity: 0, poison: 0, tombstones: 0 };
   const total = plan.navigation + plan.identity;
   const chunk: { topic: string; key: Buffer; value?: Buffer }[] = [];
+  const rate = deps.recordsPerSecond;
+  const chunkSize = rate ? Math.max(1, Math.round(rate / 20)) : 1_000;
   const flush = async () => {
     if (chunk.length === 0) return;
     await producer.send({ messages: chunk.splice(0) });
-    deps.onProgress?.(counts.navigation + counts.identity, total);
+    const sent = counts.navigation + counts.identity;
+    deps.onProgress?.(sent, total);
+    const due = rate ? started + (sent / rate) * 1000 : 0;
+    if (due > Date.now()) await sleep(due - Date.now());
   };
   try {
     for (const record of demoRecords({ ...plan, startTime: started - 60_000 }, writers)) {
@@ -212,7 +220,7 @@ export async function produceDemoStream(
       if (record.kind === 'poison') counts.poison++;
       if (record.kind === 'tombstone') counts.tombstones++;
       chunk.push({ topic: record.topic, key: record.key, value: record.value });
-      if (chunk.length >= 1_000) await flush();
+      if (chunk.length >= chunkSize) await flush();
     }
     await flush();
   } finally {
