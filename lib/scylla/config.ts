@@ -19,7 +19,7 @@ export type Consistency = (typeof CONSISTENCIES)[number];
  * should fire only for statements slower than a healthy cluster's P99, so that it adds a percent of load, not
  * doubles it: the model's Scylla answered SELECTs in 250 µs and INSERTs in 2 ms at the median, and 50 ms is far past
  * their P99 while still 40 times under the 2 s request timeout. On `npm run bench:tail`'s incident (10 % of every
- * node's answers a second late), hedges after the baseline's P99 cut batch P95 from ×16.8 to ×3.2 of the baseline's.
+ * node's answers a second late), hedges after the baseline's P99 cut batch P95 from ×19.8 to ×2.65 of the baseline's.
  * Choose yours from the statement latency histogram (docs/tuning.md).
  */
 export const DEFAULT_SPECULATIVE: SpeculativeConfig = { max: 2, delayMs: 50 };
