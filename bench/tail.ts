@@ -8,6 +8,7 @@ import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { startProxiedCluster } from '../dev/faults/proxied-cluster';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../dev/stack/config';
 import { ownedPid, processCpuSeconds } from '../dev/stack/process';
+import { promql } from '../dev/stack/prometheus';
 import { stackServers } from '../dev/stack/servers';
 import { INSERT, LOOKUP } from '../functions/navigation-enricher/definition';
 import { ConfluentSchemaRegistry } from '../lib/codec';
@@ -73,12 +74,10 @@ const scyllaEnv = {
   ...localScyllaEnvironment(cluster.cluster.endpoints, keyspace),
   SCYLLA_CONSISTENCY: 'LOCAL_QUORUM',
 };
-const admin = new ScyllaSession(
-  parseScyllaConfig(scyllaEnv),
-  new CredentialsSource(parseScyllaConfig(scyllaEnv).credentials),
-  undefined,
-  { useKeyspace: false },
-);
+const scyllaConfig = parseScyllaConfig(scyllaEnv);
+const admin = new ScyllaSession(scyllaConfig, new CredentialsSource(scyllaConfig.credentials), undefined, {
+  useKeyspace: false,
+});
 try {
   await migrate(admin, {
     keyspace,
@@ -126,17 +125,12 @@ interface Quantiles {
 
 /** Cumulative bucket counts (by upper bound, +Inf last) of a histogram summed over its other labels. */
 async function buckets(metric: string, fn: string): Promise<Map<string, number>> {
-  const expr = `sum by (le) (${metric}_bucket{function="${fn}"})`;
-  const response = await fetch(`${local.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await response.json()) as { data: { result: { metric: { le: string }; value: [number, string] }[] } };
-  return new Map(body.data.result.map((r) => [r.metric.le, Number(r.value[1])]));
+  const series = await promql(local.prometheusUrl, `sum by (le) (${metric}_bucket{function="${fn}"})`);
+  return new Map(series.map((s) => [s.metric.le ?? '', Number(s.value[1])]));
 }
 
 async function counter(metric: string, fn: string): Promise<number> {
-  const expr = `sum(${metric}{function="${fn}"})`;
-  const response = await fetch(`${local.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await response.json()) as { data: { result: { value: [number, string] }[] } };
-  return Number(body.data.result[0]?.value[1] ?? 0);
+  return Number((await promql(local.prometheusUrl, `sum(${metric}{function="${fn}"})`))[0]?.value[1] ?? 0);
 }
 
 /** Quantiles of what was observed between two readings, interpolated within a bucket as histogram_quantile does. */
@@ -219,10 +213,7 @@ async function drive(
  * statement stops falling.
  */
 async function warmJit(statements: number): Promise<void> {
-  const session = new ScyllaSession(
-    parseScyllaConfig(scyllaEnv),
-    new CredentialsSource(parseScyllaConfig(scyllaEnv).credentials),
-  );
+  const session = new ScyllaSession(scyllaConfig, new CredentialsSource(scyllaConfig.credentials));
   const client = await session.connected();
   const cookies = Array.from({ length: 1_000 }, (_, i) => `warm-${i}`);
   for (let done = 0, round = 1; done < statements; round++) {

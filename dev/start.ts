@@ -14,6 +14,7 @@ import { RieInvoker } from './lambda/invoker';
 import { prepareLocalLambdaApp } from './lambda/local-lambda';
 import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
+import { promql } from './stack/prometheus';
 import { up } from './stack/stack';
 
 /**
@@ -176,17 +177,6 @@ async function main() {
     mappings.map((m) => ({ name: m.name, stats: m.esm.stats, seconds: finished.get(m.name) as number })),
     elapsed,
     stack.prometheusUrl,
-  );
-}
-
-async function promql(
-  url: string,
-  expr: string,
-): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  return (
-    ((await response.json()) as { data?: { result: { metric: Record<string, string>; value: [number, string] }[] } })
-      .data?.result ?? []
   );
 }
 

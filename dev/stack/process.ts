@@ -102,7 +102,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** True when something accepts TCP connections on 127.0.0.1:`port` (bounded by `timeoutMs`). */
+/** True when something accepts TCP connections on `host`:`port` (bounded by `timeoutMs`). */
 export function portInUse(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });

@@ -194,7 +194,8 @@ const CASSANDRA_JAVA17_FLAGS = [
  * streaming: a new, empty cluster whose nodes may all start at once.
  */
 function cqlNode(config: StackConfig, node: CqlNodeAddress): ServerSpec {
-  const p = paths(config, node.index === 1 ? 'cql' : `cql-${node.index}`);
+  const name = node.index === 1 ? 'cql' : (`cql-${node.index}` as const);
+  const p = paths(config, name);
   const endpoints = stackEndpoints(config);
   const nodes = config.cql.nodes;
   // Every node a seed: a node that is not one first asks a seed for the ring, and fails when none is up yet (all start
@@ -206,7 +207,7 @@ function cqlNode(config: StackConfig, node: CqlNodeAddress): ServerSpec {
   const behindProxy = node.host !== node.listenHost;
   let jars = '';
   return {
-    name: node.index === 1 ? 'cql' : `cql-${node.index}`,
+    name,
     title: `CQL server: Apache Cassandra ${VERSIONS.cassandra} (stands in for ScyllaDB)${nodes > 1 ? `, node ${node.index} of ${nodes}` : ''}`,
     address: `${node.host}:${node.port}${behindProxy ? ` (listening on ${node.listenHost})` : ''}`,
     bindHost: node.listenHost,

@@ -60,8 +60,9 @@ export interface ScyllaConfig {
  * SCYLLA_CONTACT_POINTS (required, comma separated host[:port]), SCYLLA_LOCAL_DC (required), SCYLLA_KEYSPACE
  * (required), SCYLLA_CONSISTENCY (LOCAL_QUORUM), SCYLLA_REQUEST_TIMEOUT_MS (2000), SCYLLA_RETRIES (3),
  * SCYLLA_RETRY_BASE_DELAY_MS (50), SCYLLA_MAX_IN_FLIGHT (128), SCYLLA_SPECULATIVE_MAX (hedges per idempotent
- * statement, 0 = off; default DEFAULT_SPECULATIVE.max) after SCYLLA_SPECULATIVE_DELAY_MS (DEFAULT_SPECULATIVE.delayMs); credentials: SCYLLA_CREDENTIALS_SECRET_ID (a Secrets
- * Manager secret holding {"username","password"}) or SCYLLA_USERNAME + SCYLLA_PASSWORD (local runs); TLS:
+ * statement, 0 = off; 2) after SCYLLA_SPECULATIVE_DELAY_MS (50; see DEFAULT_SPECULATIVE); credentials:
+ * SCYLLA_CREDENTIALS_SECRET_ID (a Secrets Manager secret holding {"username","password"}) or SCYLLA_USERNAME +
+ * SCYLLA_PASSWORD (local runs); TLS:
  * SCYLLA_TLS=on with SCYLLA_TLS_CA_FILE or SCYLLA_TLS_CA_SECRET_ID, and SCYLLA_TLS_SERVER_NAME.
  */
 export function parseScyllaConfig(env: Env): ScyllaConfig {

@@ -172,8 +172,10 @@ describe('hedged requests on a 3-node cluster', () => {
       replication: `{'class': 'NetworkTopologyStrategy', '${cluster.cluster.endpoints.cqlLocalDataCenter}': 3}`,
     });
     const records = await navigationRecords(200, { seed: 7, cookies: 50 });
-    const handler = composeProcessor(navigationEnricher({ ttlSeconds: 3600 }), NAVIGATION_READER, {
-      ...functionEnvironment(keyspace, {
+    const handler = composeProcessor(
+      navigationEnricher({ ttlSeconds: 3600 }),
+      NAVIGATION_READER,
+      functionEnvironment(keyspace, {
         ...localScyllaEnvironment(cluster.cluster.endpoints, keyspace),
         FUNCTION_NAME: 'hedging-navigation-enricher',
         METRICS_EMF: 'on',
@@ -182,7 +184,7 @@ describe('hedged requests on a 3-node cluster', () => {
         SCYLLA_SPECULATIVE_MAX: '2',
         SCYLLA_SPECULATIVE_DELAY_MS: '30',
       }),
-    });
+    );
     const slow = cluster.proxies[0];
     if (!slow) throw new Error('no proxy');
     slow.setDelay(1, 300); // every answer from node 1 a hedge's delay and more late
