@@ -12,7 +12,7 @@ import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { RieInvoker } from '../dev/lambda/invoker';
 import { prepareLocalLambdaApp } from '../dev/lambda/local-lambda';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
-import { ownedPid, processCpuSeconds } from '../dev/stack/process';
+import { ownedPid, processCpuSeconds, processSyscalls, type ThreadStats, threadStats } from '../dev/stack/process';
 import { stackServers } from '../dev/stack/servers';
 import {
   INSERT as INSERT_STATEMENT,
@@ -87,6 +87,11 @@ interface Measured {
   clientCpu: number;
   cqlCpu: number;
   kafkaCpu: number;
+  /** System calls during the run: how many requests each read or write carried (see the syscalls table). */
+  cqlSyscalls: { reads: number; writes: number };
+  clientSyscalls: { reads: number; writes: number };
+  /** The CQL server's CPU seconds by what its threads do (see `SERVER_WORK`), and how often its request pool parked. */
+  cqlWork: { seconds: Map<string, number>; parks: number };
   /** Through the local ESM: invocations running at once, on average. */
   batchesInFlight?: number;
 }
@@ -103,15 +108,56 @@ async function settle(): Promise<void> {
     before = now;
   }
 }
+/**
+ * What the CQL server's threads do, by their names. Cassandra 5's request pool (SEP) renames a worker after the stage
+ * it serves at the moment, so requests and mutations are one group; CPU of threads that ended during the run (pool
+ * workers retire) is what the process used beyond its live threads.
+ */
+const SERVER_WORK: [string, RegExp][] = [
+  ['requests + mutations', /^(Native-Transpor|MutationStage|ReadStage)/],
+  ['network I/O', /^epollEventLoop/],
+  ['GC', /^(G1 |GC Thread|VM Thread)/],
+  ['JIT', /CompilerThre/],
+  [
+    'flush, compaction, commit log',
+    /^(CompactionExecu|PerDiskMemtable|MemtableFlush|MemtablePost|COMMIT-LOG|PERIODIC-COMMIT)/,
+  ],
+];
+const ENDED = 'threads that ended';
+/** The CQL server's CPU seconds between two thread snapshots, by SERVER_WORK group. */
+function serverWork(
+  before: Map<number, ThreadStats>,
+  after: Map<number, ThreadStats>,
+  processSeconds: number,
+): { seconds: Map<string, number>; parks: number } {
+  const seconds = new Map<string, number>();
+  let counted = 0;
+  let parks = 0;
+  for (const [tid, thread] of after) {
+    const used = thread.seconds - (before.get(tid)?.seconds ?? 0);
+    const group = SERVER_WORK.find(([, pattern]) => pattern.test(thread.name))?.[0] ?? 'other';
+    seconds.set(group, (seconds.get(group) ?? 0) + used);
+    counted += used;
+    if (group === SERVER_WORK[0]?.[0]) parks += thread.voluntarySwitches - (before.get(tid)?.voluntarySwitches ?? 0);
+  }
+  seconds.set(ENDED, Math.max(0, processSeconds - counted));
+  return { seconds, parks };
+}
 async function measure(run: () => Promise<unknown>): Promise<Measured> {
   await settle();
   const [c0, k0, n0, t0] = [cpuOf(cqlPid), cpuOf(kafkaPid), selfCpu(), performance.now()];
+  const [cs0, ns0, w0] = [processSyscalls(cqlPid), processSyscalls('self'), threadStats(cqlPid)];
   await run();
+  const [cs1, ns1, w1] = [processSyscalls(cqlPid), processSyscalls('self'), threadStats(cqlPid)];
+  const cqlCpu = cpuOf(cqlPid) - c0;
   return {
     seconds: (performance.now() - t0) / 1000,
     clientCpu: selfCpu() - n0,
-    cqlCpu: cpuOf(cqlPid) - c0,
+    cqlCpu,
     kafkaCpu: cpuOf(kafkaPid) - k0,
+    cqlSyscalls: { reads: cs1.reads - cs0.reads, writes: cs1.writes - cs0.writes },
+    clientSyscalls: { reads: ns1.reads - ns0.reads, writes: ns1.writes - ns0.writes },
+    cqlWork: serverWork(w0, w1, cqlCpu),
   };
 }
 
@@ -200,7 +246,8 @@ let oursRun: Measured | undefined;
 for (const pass of [1, 2, 3, 4]) {
   const run = await runThrough(ours, `bench-ours-${pass}-${topic}`);
   console.log(
-    `ours, pass ${pass}: ${run.seconds.toFixed(1)} s, ${run.batchesInFlight?.toFixed(1)} batches in flight on average`,
+    `ours, pass ${pass}: ${run.seconds.toFixed(1)} s, ${run.batchesInFlight?.toFixed(1)} batches in flight on average, ` +
+      `CQL server ${((run.cqlCpu / EVENTS) * 1e6).toFixed(0)} µs CPU and ${(run.cqlWork.parks / EVENTS).toFixed(2)} parks per event`,
   );
   if (!oursRun || run.seconds < oursRun.seconds) oursRun = run;
 }
@@ -236,25 +283,48 @@ await stream.close();
 await consumer.close();
 const selects: { query: string; params: unknown[] }[] = [];
 const inserts: { query: string; params: unknown[] }[] = [];
+/** Distinct Scylla partitions (owners) the inserts of each batch write: how far a per-partition BATCH could group. */
+let partitionsWritten = 0;
 for (const values of byPartition.values()) {
   for (let i = 0; i < values.length; i += BATCH) {
     const decoded = await reader.decodeAll(values.slice(i, i + BATCH).map((value) => ({ value })));
     const cookies = new Set<string>();
+    const owners = new Set<string>();
     for (const d of decoded) {
       if (d === TOMBSTONE || d instanceof CodecError || d.consent === 'DENIED') continue;
       if (d.userId === null) cookies.add(d.cookieId);
+      owners.add(d.userId ?? d.cookieId);
       inserts.push({ query: INSERT_STATEMENT.cql, params: navigationRow(d, d.userId, 7_776_000) });
     }
     for (const cookie of cookies) selects.push({ query: LOOKUP.cql, params: [cookie] });
+    partitionsWritten += owners.size;
   }
 }
-let ceilingRun: Measured = { seconds: Number.POSITIVE_INFINITY, clientCpu: 0, cqlCpu: 0, kafkaCpu: 0 };
+console.log(
+  `${inserts.length.toLocaleString('en-US')} inserts into ${partitionsWritten.toLocaleString('en-US')} partitions ` +
+    `(batch by batch): ${(inserts.length / partitionsWritten).toFixed(2)} rows per partition per batch`,
+);
+let ceilingRun: Measured = {
+  seconds: Number.POSITIVE_INFINITY,
+  clientCpu: 0,
+  cqlCpu: 0,
+  kafkaCpu: 0,
+  cqlSyscalls: { reads: 0, writes: 0 },
+  clientSyscalls: { reads: 0, writes: 0 },
+  cqlWork: { seconds: new Map(), parks: 0 },
+};
 let bestLevel = 0;
 for (const concurrencyLevel of [64, 128, 256, 512]) {
   const run = await measure(async () => {
     await cassandra.concurrent.executeConcurrent(client, selects, { concurrencyLevel });
     await cassandra.concurrent.executeConcurrent(client, inserts, { concurrencyLevel });
   });
+  // The server's cost per statement falls as more requests wait for it at once: its pool parks less often.
+  const count = selects.length + inserts.length;
+  console.log(
+    `ceiling, ${concurrencyLevel} in flight: ${run.seconds.toFixed(1)} s, CQL server ` +
+      `${((run.cqlCpu / count) * 1e6).toFixed(0)} µs CPU and ${(run.cqlWork.parks / count).toFixed(2)} parks per statement`,
+  );
   if (run.seconds < ceilingRun.seconds) {
     ceilingRun = run;
     bestLevel = concurrencyLevel;
@@ -290,6 +360,43 @@ printTable(
       `${selects.length} SELECT + ${inserts.length} INSERT`,
     ),
   ],
+);
+// Requests per system call: the CQL server reads what the client wrote; fewer, fuller reads and writes cost it less CPU
+// per statement. The client's count includes its Kafka traffic (ours and naive).
+const statements = selects.length + inserts.length;
+const perThousand = (n: number) => ((n / statements) * 1000).toFixed(0);
+const syscallRow = (name: string, run: Measured) => [
+  name,
+  ((run.cqlCpu / statements) * 1e6).toFixed(0),
+  perThousand(run.cqlSyscalls.writes),
+  perThousand(run.clientSyscalls.reads),
+  perThousand(run.clientSyscalls.writes),
+  perThousand(run.cqlWork.parks),
+];
+console.log(`\nper ${statements.toLocaleString('en-US')} statements: system calls and parks per 1,000 statements\n`);
+printTable(
+  [
+    'run',
+    'CQL server µs CPU / statement',
+    'server writes',
+    'client reads',
+    'client writes',
+    'server request pool parks',
+  ],
+  [syscallRow('ours', oursRun as Measured), syscallRow('naive', naiveRun), syscallRow('ceiling', ceilingRun)],
+);
+const works = [...SERVER_WORK.map(([name]) => name), 'other', ENDED];
+console.log('\nCQL server CPU seconds by what its threads do\n');
+printTable(
+  ['run', ...works],
+  [
+    ['ours', oursRun as Measured],
+    ['naive', naiveRun],
+    ['ceiling', ceilingRun],
+  ].map(([name, run]) => [
+    name as string,
+    ...works.map((work) => ((run as Measured).cqlWork.seconds.get(work) ?? 0).toFixed(2)),
+  ]),
 );
 /** Client + CQL server + Kafka CPU-seconds of a run: on a shared machine, what the events cost. */
 const cpu = (run: Measured) => Number((run.clientCpu + run.cqlCpu + run.kafkaCpu).toFixed(2));

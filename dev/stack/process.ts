@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,5 +144,57 @@ export function processCpuSeconds(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
+  }
+}
+
+/** A thread's name, CPU seconds and context switches so far (see `threadStats`). */
+export interface ThreadStats {
+  name: string;
+  seconds: number;
+  /** Times it blocked (waited for work, a lock, I/O): for a server's pool, how often its workers parked. */
+  voluntarySwitches: number;
+}
+
+/**
+ * A process's threads by id: for a JVM server, which of its stages, I/O loops, GC or JIT did the work, and how often
+ * they parked. The kernel keeps 15 characters of a name; a thread that ends while being read is left out.
+ */
+export function threadStats(pid: number): Map<number, ThreadStats> {
+  const threads = new Map<number, ThreadStats>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const task of tasks) {
+    try {
+      const dir = `/proc/${pid}/task/${task}`;
+      const fields = (readFileSync(`${dir}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+      const status = readFileSync(`${dir}/status`, 'utf8');
+      threads.set(Number(task), {
+        name: /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '',
+        seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+        voluntarySwitches: Number(/^voluntary_ctxt_switches:\s*(\d+)$/m.exec(status)?.[1] ?? 0),
+      });
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return threads;
+}
+
+/**
+ * Read-like and write-like system calls a process has made (`syscr`, `syscw` in /proc/<pid>/io): sockets and files
+ * alike. The benches divide them by the statements sent: how many requests each read or write of the CQL
+ * connection carried.
+ */
+export function processSyscalls(pid: number | 'self'): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
   }
 }
