@@ -172,6 +172,13 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
       });
     };
 
+    const submit = (w: Write) =>
+      deps.executor.execute(w.statement, w.params, {
+        orderKey: w.orderKey,
+        timestamp: w.timestamp,
+        signal: stop.signal,
+      });
+
     for (let i = 0; i < records.length; i++) {
       if (Date.now() > deadline) {
         run.cutAt = i;
@@ -200,14 +207,9 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         run.skipped.set(outcome.skip, (run.skipped.get(outcome.skip) ?? 0) + 1);
         continue;
       }
-      const writes = outcome.map((w) =>
-        deps.executor.execute(w.statement, w.params, {
-          orderKey: w.orderKey,
-          timestamp: w.timestamp,
-          signal: stop.signal,
-        }),
-      );
-      const done = Promise.all(writes).then(
+      // Most records make one write: its own promise, without a Promise.all around it.
+      const written = outcome.length === 1 ? submit(outcome[0] as Write) : Promise.all(outcome.map(submit));
+      const done = written.then(
         () => {
           run.written++;
         },

@@ -51,13 +51,16 @@ interface Job {
   reject(error: unknown): void;
 }
 
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 export class WriteExecutor {
   private active = 0;
   private peak = 0;
   /** Jobs waiting for a slot, FIFO: a head index, not `Array.shift()` (O(n) on a batch-sized queue). */
   private queue: (Job | undefined)[] = [];
   private head = 0;
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Per order key: the last statement submitted, and how many of its statements have not settled. */
+  private readonly chains = new Map<string, { tail: Promise<unknown>; pending: number }>();
 
   constructor(
     private readonly session: ScyllaSession,
@@ -80,22 +83,37 @@ export class WriteExecutor {
   ): Promise<cassandra.types.ResultSet> {
     const key = options.orderKey;
     if (key === undefined && Array.isArray(params)) return this.submit(statement, params, options);
-    const submit = Array.isArray(params)
-      ? () => this.submit(statement, params, options)
-      : () =>
-          params.then(
+    const run = () =>
+      Array.isArray(params)
+        ? this.submit(statement, params, options)
+        : params.then(
             (resolved) => this.submit(statement, resolved, options),
-            (error: unknown) => Promise.reject(new WriteDependencyError(statement.kind, error)),
+            (error: unknown) => {
+              this.release(options.orderKey);
+              return Promise.reject(new WriteDependencyError(statement.kind, error));
+            },
           );
-    if (key === undefined) return submit();
-    const previous = this.tails.get(key);
-    const result = previous ? previous.then(submit, submit) : submit();
-    this.tails.set(key, result);
-    const forget = () => {
-      if (this.tails.get(key) === result) this.tails.delete(key);
-    };
-    result.then(forget, forget);
+    if (key === undefined) return run();
+    // A key's statements chain on the one before; the chain is dropped when its last statement settles (counted in
+    // `release`, on the statement's own completion: no extra promise per statement to watch the chain's end).
+    const chain = this.chains.get(key);
+    if (chain === undefined) {
+      // Registered before it runs: a statement aborted at once releases its key synchronously.
+      const first = { tail: SETTLED, pending: 1 };
+      this.chains.set(key, first);
+      const result = run();
+      first.tail = result;
+      return result;
+    }
+    chain.pending++;
+    const result = chain.tail.then(run, run);
+    chain.tail = result;
     return result;
+  }
+
+  /** Order keys with a statement not settled yet: 0 when idle (a key is forgotten with its last statement). */
+  get pendingOrderKeys(): number {
+    return this.chains.size;
   }
 
   /** Statements running now. */
@@ -126,6 +144,7 @@ export class WriteExecutor {
   /** Runs the job, or rejects it with `StatementAbortedError` (taking no slot) when its batch was stopped. */
   private start(job: Job): void {
     if (job.options.signal?.aborted) {
+      this.release(job.options.orderKey);
       job.reject(new StatementAbortedError(job.statement.kind));
       return;
     }
@@ -134,15 +153,24 @@ export class WriteExecutor {
     this.session.execute(job.statement, job.params, job.options).then(
       (result) => {
         this.metrics?.succeeded(job.statement.kind, (performance.now() - started) / 1000);
+        this.release(job.options.orderKey);
         this.finish();
         job.resolve(result);
       },
       (error: unknown) => {
         this.metrics?.failed(job.statement.kind, errorType(error));
+        this.release(job.options.orderKey);
         this.finish();
         job.reject(error);
       },
     );
+  }
+
+  /** A statement of `key` settled (ran, was aborted, or its parameters failed). */
+  private release(key: string | undefined): void {
+    if (key === undefined) return;
+    const chain = this.chains.get(key) as { pending: number };
+    if (--chain.pending === 0) this.chains.delete(key);
   }
 
   private finish(): void {

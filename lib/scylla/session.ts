@@ -56,29 +56,39 @@ export class ScyllaSession {
     return this.connecting;
   }
 
-  async execute(
+  execute(statement: Statement, params: unknown[], options: ExecuteOptions = {}): Promise<cassandra.types.ResultSet> {
+    const client = this.client;
+    if (client === undefined) return this.executeWithRetries(statement, params, options);
+    // The first try outside the retry loop's async frame: nearly every statement succeeds at once, and the frame
+    // was measured at ~740 bytes of garbage per statement (bench:e2e's heap profile).
+    return client.execute(statement.cql, params, this.queryOptions(statement, options)).then(
+      (result) => this.answered(result),
+      (error: unknown) => this.executeWithRetries(statement, params, options, { client, error }),
+    );
+  }
+
+  /** Tries until the statement succeeds, fails for good, or its attempts are spent; `failed` is a first try's. */
+  private async executeWithRetries(
     statement: Statement,
     params: unknown[],
-    options: ExecuteOptions = {},
+    options: ExecuteOptions,
+    failed?: { client: cassandra.Client; error: unknown },
   ): Promise<cassandra.types.ResultSet> {
     const attempts = statement.idempotent ? this.config.retries + 1 : 1;
     let reauthenticated = false;
+    let first = failed;
     for (let attempt = 1; ; attempt++) {
       let client: cassandra.Client | undefined;
       try {
-        client = this.client ?? (await this.connected());
-        const result = await client.execute(statement.cql, params, {
-          prepare: true,
-          isIdempotent: statement.idempotent,
-          consistency: CONSISTENCY[statement.consistency ?? this.config.consistency],
-          readTimeout: this.config.requestTimeoutMs,
-          timestamp: options.timestamp,
-          fetchSize: options.fetchSize,
-        });
-        if (result.info.speculativeExecutions > 0) {
-          this.onSpeculativeExecutions(result.info.speculativeExecutions, answeredBySpeculativeExecution(result.info));
+        if (first) {
+          // The first try already failed on `execute`'s fast path: handled here like any other failure.
+          client = first.client;
+          const { error } = first;
+          first = undefined;
+          throw error;
         }
-        return result;
+        client = this.client ?? (await this.connected());
+        return this.answered(await client.execute(statement.cql, params, this.queryOptions(statement, options)));
       } catch (error) {
         const typed = classify(error, statement.kind);
         if (typed instanceof ScyllaAuthError && client && !reauthenticated) {
@@ -97,6 +107,24 @@ export class ScyllaSession {
         await sleep(Math.random() * ceiling);
       }
     }
+  }
+
+  private queryOptions(statement: Statement, options: ExecuteOptions): cassandra.QueryOptions {
+    return {
+      prepare: true,
+      isIdempotent: statement.idempotent,
+      consistency: CONSISTENCY[statement.consistency ?? this.config.consistency],
+      readTimeout: this.config.requestTimeoutMs,
+      timestamp: options.timestamp,
+      fetchSize: options.fetchSize,
+    };
+  }
+
+  private answered(result: cassandra.types.ResultSet): cassandra.types.ResultSet {
+    if (result.info.speculativeExecutions > 0) {
+      this.onSpeculativeExecutions(result.info.speculativeExecutions, answeredBySpeculativeExecution(result.info));
+    }
+    return result;
   }
 
   health(): SessionHealth {

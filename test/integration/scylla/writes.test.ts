@@ -124,6 +124,7 @@ describe('the write executor', () => {
     expect(peak).toBeGreaterThan(1);
     expect(executor.inFlight).toBe(0);
     expect(executor.takePeakInFlight()).toBe(0); // reset to what runs now
+    expect(executor.pendingOrderKeys).toBe(0);
   });
 
   it('times successes only, and counts failures by error type', async () => {
@@ -179,6 +180,7 @@ describe('the write executor', () => {
       ['never'],
     );
     expect(rows.first()).toBeNull();
+    expect(executor.pendingOrderKeys).toBe(0);
   });
 
   it('never starts a write of a stopped batch: queued and key-ordered writes reject as aborted, running ones finish', async () => {
@@ -192,14 +194,17 @@ describe('the write executor', () => {
     const keyed = executor.execute(append, [[3], 'stopped'], { orderKey: 'stopped', signal: stop.signal });
     const other = executor.execute(append, [[4], 'other-batch'], {}); // another batch's write: not stopped
     stop.abort();
-    const outcomes = await Promise.allSettled([running, queued, keyed, other]);
-    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
-    for (const o of outcomes.slice(1, 3))
+    // Submitted after the stop, the first of its key: rejected before it takes a slot.
+    const late = executor.execute(append, [[5], 'late'], { orderKey: 'late', signal: stop.signal });
+    const outcomes = await Promise.allSettled([running, queued, keyed, other, late]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected']);
+    for (const o of [outcomes[1], outcomes[2], outcomes[4]])
       expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StatementAbortedError);
     const items = async (k: string) => (await session.execute(read, [k])).first()?.get('items') ?? null;
     expect([await items('stopped'), await items('queued'), await items('other-batch')]).toEqual([[1], null, [4]]);
     expect(seen.succeeded.get('appends.add')).toHaveLength(2);
     expect(seen.failed).toEqual([]); // an aborted write is not a failed statement
     expect(executor.inFlight).toBe(0);
+    expect(executor.pendingOrderKeys).toBe(0);
   });
 });
