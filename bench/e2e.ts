@@ -47,6 +47,7 @@ import { naiveHandler } from './naive-handler';
  * database then has the same CPU in all three runs, as in production, where Lambda and Scylla never share a CPU.
  * The local ESM alone (a handler that returns at once) is measured too: in production that work is AWS's pollers', not
  * the function's.
+ * BENCH_COMPARE=<another build's index.mjs> alternates ours's passes with that build and compares them pair by pair.
  * BENCH_BATCH (500) is the ESM batch size, BENCH_WINDOW_MS (500) its batching window, BENCH_PARTITIONS (4) the
  * topic's partitions; SCYLLA_MAX_IN_FLIGHT (the function's default, 128) its in-flight bound. ESM_INVOKE=rie runs
  * ours as the template defines it under the Runtime Interface Emulator (dev/lambda/: a sandbox per partition, each
@@ -254,15 +255,45 @@ const ours: Handler | RieInvoker =
       )
     : ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler;
 // Best of four passes (own consumer groups, the same records), as the ceiling is the best of its four levels: the
-// first pass also warms the CQL server's JIT for these statements.
+// first pass also warms the CQL server's JIT for these statements. With BENCH_COMPARE, passes alternate with another
+// build and the medians are compared (see `compareBuilds`).
+const other = process.env.BENCH_COMPARE
+  ? ((await import(pathToFileURL(path.resolve(process.env.BENCH_COMPARE)).href)) as { handler: Handler }).handler
+  : undefined;
+const passes = other ? 10 : 4;
 let oursRun: Measured | undefined;
-for (const pass of [1, 2, 3, 4]) {
-  const run = await runThrough(ours, `bench-ours-${pass}-${topic}`);
+const compared = { ours: [] as Measured[], other: [] as Measured[] };
+for (let pass = 1; pass <= passes; pass++) {
+  const isOther = other !== undefined && pass % 2 === 0;
+  const run = await runThrough(isOther ? other : ours, `bench-ours-${pass}-${topic}`);
   console.log(
-    `ours, pass ${pass}: ${run.seconds.toFixed(1)} s, ${run.batchesInFlight?.toFixed(1)} batches in flight on average, ` +
+    `${isOther ? 'BENCH_COMPARE' : 'ours'}, pass ${pass}: ${run.seconds.toFixed(1)} s, ${run.clientCpu.toFixed(2)} client CPU-s, ` +
+      `${run.batchesInFlight?.toFixed(1)} batches in flight on average, ` +
       `CQL server ${((run.cqlCpu / EVENTS) * 1e6).toFixed(0)} µs CPU and ${(run.cqlWork.parks / EVENTS).toFixed(2)} parks per event`,
   );
-  if (!oursRun || run.seconds < oursRun.seconds) oursRun = run;
+  if (pass > 2) compared[isOther ? 'other' : 'ours'].push(run); // the first pair warms up
+  if (!isOther && (!oursRun || run.seconds < oursRun.seconds)) oursRun = run;
+}
+if (other) compareBuilds(compared.ours, compared.other);
+
+/**
+ * BENCH_COMPARE=<another build's index.mjs> (say a copy of dist/navigation-enricher made before a change): this
+ * machine's speed drifts by ±25 % between runs, more than most changes move, so the two builds run in alternating
+ * passes of one process and are compared pair by pair.
+ */
+function compareBuilds(ours: Measured[], before: Measured[]): void {
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  for (const [what, of] of [
+    ['client CPU-s', (m: Measured) => m.clientCpu],
+    ['seconds', (m: Measured) => m.seconds],
+    ['CQL server CPU-s', (m: Measured) => m.cqlCpu],
+  ] as const) {
+    const lower = ours.filter((m, i) => of(m) < of(before[i] as Measured)).length;
+    console.log(
+      `${what}: median ${median(ours.map(of)).toFixed(2)} (this build) vs ${median(before.map(of)).toFixed(2)} ` +
+        `(BENCH_COMPARE); this build lower in ${lower} of ${ours.length} pairs`,
+    );
+  }
 }
 
 // The poller alone: the same mapping delivering the same batches to a handler that returns at once. What it costs is
