@@ -88,8 +88,9 @@ describe('hedged requests on a 3-node cluster', () => {
     const plain = session({ ...common, SCYLLA_SPECULATIVE_MAX: '0' });
     const stalled = cluster.proxies[0];
     if (!stalled) throw new Error('no proxy');
-    // Stalled for one statement at a time: what it held is released in between, so the driver does not learn to
-    // avoid it and each statement has its own chance of going there first.
+    // Stalled for one statement at a time: what it held is released in between, and the next statement waits until
+    // it is answered. The driver steers away from a replica with requests outstanding, so a statement sent while the
+    // held one is still in flight avoids node 1 (a CI run once sent 400 statements without three reaching it first).
     const run = async (s: ScyllaSession, k: string) => {
       stalled.stall(true);
       try {
@@ -99,6 +100,8 @@ describe('hedged requests on a 3-node cluster', () => {
         return error;
       } finally {
         stalled.stall(false);
+        for (let waited = 0; waited < 2_000 && s.health().hosts.some((h) => h.inFlight > 0); waited += 5)
+          await sleep(5);
       }
     };
     const hedgedFailures: unknown[] = [];
