@@ -5,7 +5,7 @@ import { ConfigError } from '../errors';
 import type { Consistency, ScyllaConfig, TlsConfig } from './config';
 import { type Credentials, type CredentialsSource, readSecret, type SecretsClient } from './credentials';
 import { classify, isAuthenticationFailure, ScyllaAuthError, ScyllaUnavailableError } from './errors';
-import { answeredBySpeculativeExecution, speculativeExecutionPolicy } from './speculative';
+import { answeredBySpeculativeExecution, retryPolicy, speculativeExecutionPolicy } from './speculative';
 import type { Statement } from './statement';
 
 export interface ExecuteOptions {
@@ -28,7 +28,8 @@ export interface SessionHealth {
  * (a restarted cluster), so a stale connection never fails a batch that a retry would serve.
  *
  * Statements are always prepared. Only idempotent statements are retried, with exponential backoff and full
- * jitter; the driver's own retry policy is turned off so that retries happen once, here, where they are counted.
+ * jitter; the driver's own retry policy is turned off so that retries happen once, here, where they are counted
+ * (but for a hedged statement's try that fails while another may still answer: `retryPolicy`).
  */
 export class ScyllaSession {
   private client: cassandra.Client | undefined;
@@ -196,7 +197,7 @@ export class ScyllaSession {
         loadBalancing: new cassandra.policies.loadBalancing.DefaultLoadBalancingPolicy({
           localDc: config.localDataCenter,
         }),
-        retry: new cassandra.policies.retry.FallthroughRetryPolicy(),
+        retry: retryPolicy(config.speculative),
         // Idempotent statements only (the driver checks the flag each statement carries).
         speculativeExecution: speculativeExecutionPolicy(config.speculative),
         reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(200, 5_000, true),

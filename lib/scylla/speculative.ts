@@ -23,6 +23,28 @@ export function speculativeExecutionPolicy(
     : new cassandra.policies.speculativeExecution.NoSpeculativeExecutionPolicy();
 }
 
+/**
+ * The driver's retry policy: none (retries happen in ScyllaSession, once, where they are counted), except that a hedged
+ * statement's try that fails on the client's side (no answer within the request timeout, a lost connection) must not
+ * fail the statement while another try is still running. With FallthroughRetryPolicy alone it does: the driver ends
+ * the whole request on the first try's error and cancels the hedges, so a statement whose first try went to a stalled
+ * coordinator failed at the request timeout although a hedge would have answered (bench:tail with a node stalled:
+ * batch P95 past the 2 s timeout). Here such a try moves on to the next coordinator of the query plan, once: when the
+ * hedges have already taken every coordinator it just drops out, and the statement fails only when its last try does
+ * (NoHostAvailableError, every try's error inside). The driver asks only for idempotent statements. Answers from a
+ * coordinator (read or write timeout, unavailable) still fail the statement at once.
+ */
+export function retryPolicy(config: SpeculativeConfig): cassandra.policies.retry.RetryPolicy {
+  return config.max > 0 ? new HedgedTryRetryPolicy() : new cassandra.policies.retry.FallthroughRetryPolicy();
+}
+
+class HedgedTryRetryPolicy extends cassandra.policies.retry.FallthroughRetryPolicy {
+  override onRequestError(info: cassandra.policies.retry.OperationInfo): cassandra.policies.retry.DecisionInfo {
+    // consistency undefined: the try's own; false: the next host of the plan, not this one again.
+    return info.nbRetry === 0 ? this.retryResult(undefined as never, false) : this.rethrowResult();
+  }
+}
+
 const HOST_DOWN = 'Host considered as DOWN';
 
 /**

@@ -80,35 +80,38 @@ async function until(enough: () => boolean, step: (i: number) => Promise<void>):
   throw new Error('400 statements and the condition never held');
 }
 
+/**
+ * One write while node 1 is stalled. Stalled for one statement at a time: what it held is released in between, and
+ * the next statement waits until it is answered. The driver steers away from a replica with requests outstanding, so
+ * a statement sent while the held one is still in flight avoids node 1 (a CI run once sent 400 statements without
+ * three reaching it first). Returns the statement's error, if it failed.
+ */
+async function writeWhileNode1Stalled(s: ScyllaSession, k: string): Promise<unknown> {
+  const stalled = cluster.proxies[0];
+  if (!stalled) throw new Error('no proxy');
+  stalled.stall(true);
+  try {
+    await s.execute(WRITE, [k, 'v']);
+    return undefined;
+  } catch (error) {
+    return error;
+  } finally {
+    stalled.stall(false);
+    for (let waited = 0; waited < 2_000 && s.health().hosts.some((h) => h.inFlight > 0); waited += 5) await sleep(5);
+  }
+}
+
 describe('hedged requests on a 3-node cluster', () => {
   const common = { SCYLLA_REQUEST_TIMEOUT_MS: '300', SCYLLA_SPECULATIVE_DELAY_MS: '30' };
 
   it('answer every idempotent statement while one coordinator is stalled, which fails some without them', async () => {
     const hedged = session({ ...common, SCYLLA_SPECULATIVE_MAX: '2' });
     const plain = session({ ...common, SCYLLA_SPECULATIVE_MAX: '0' });
-    const stalled = cluster.proxies[0];
-    if (!stalled) throw new Error('no proxy');
-    // Stalled for one statement at a time: what it held is released in between, and the next statement waits until
-    // it is answered. The driver steers away from a replica with requests outstanding, so a statement sent while the
-    // held one is still in flight avoids node 1 (a CI run once sent 400 statements without three reaching it first).
-    const run = async (s: ScyllaSession, k: string) => {
-      stalled.stall(true);
-      try {
-        await s.execute(WRITE, [k, 'v']);
-        return undefined;
-      } catch (error) {
-        return error;
-      } finally {
-        stalled.stall(false);
-        for (let waited = 0; waited < 2_000 && s.health().hosts.some((h) => h.inFlight > 0); waited += 5)
-          await sleep(5);
-      }
-    };
     const hedgedFailures: unknown[] = [];
     await until(
       () => hedged.events.won >= 3,
       async (i) => {
-        const error = await run(hedged.session, `stall-hedged-${i}`);
+        const error = await writeWhileNode1Stalled(hedged.session, `stall-hedged-${i}`);
         if (error) hedgedFailures.push(error);
       },
     );
@@ -119,12 +122,39 @@ describe('hedged requests on a 3-node cluster', () => {
     await until(
       () => plainFailures.length >= 3,
       async (i) => {
-        const error = await run(plain.session, `stall-plain-${i}`);
+        const error = await writeWhileNode1Stalled(plain.session, `stall-plain-${i}`);
         if (error) plainFailures.push(error);
       },
     );
     for (const error of plainFailures) expect(error).toBeInstanceOf(ScyllaUnavailableError);
     expect(plain.events).toEqual({ sent: 0, won: 0 });
+  });
+
+  it('answer a statement from its hedge when its first try times out before the hedge answers', async () => {
+    // Node 1 stalled, nodes 2 and 3 answering 300 ms late: a statement whose first try went to node 1 times out at
+    // 400 ms, while its first hedge, sent at 150 ms, answers at ~450 ms (its own timeout at 550). The driver alone
+    // ends the statement with the first try's timeout and cancels the hedges.
+    const hedged = session({
+      SCYLLA_REQUEST_TIMEOUT_MS: '400',
+      SCYLLA_SPECULATIVE_DELAY_MS: '150',
+      SCYLLA_SPECULATIVE_MAX: '2',
+    });
+    const late = cluster.proxies.slice(1);
+    for (const proxy of late) proxy.setDelay(1, 300);
+    const failures: unknown[] = [];
+    try {
+      await until(
+        () => hedged.events.won + failures.length >= 3,
+        async (i) => {
+          const error = await writeWhileNode1Stalled(hedged.session, `timed-out-first-${i}`);
+          if (error) failures.push(error);
+        },
+      );
+    } finally {
+      for (const proxy of late) proxy.setDelay(0, 0);
+    }
+    expect(failures).toEqual([]);
+    expect(hedged.events.won).toBeGreaterThanOrEqual(3);
   });
 
   it("never lets a hedge's late first try overwrite a later write to the same row", async () => {
