@@ -137,11 +137,19 @@ export async function logTail(logFile: string, lines = 40): Promise<string> {
   }
 }
 
-/** utime + stime of a whole process (all its threads), in seconds (USER_HZ is 100 on Linux); 0 once it is gone. */
+/**
+ * utime + stime from a /proc stat line, in seconds (USER_HZ is 100 on Linux). The fields are counted after the
+ * command name's closing parenthesis: the name itself may hold spaces and parentheses.
+ */
+function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of a whole process (all its threads); 0 once it is gone. */
 export function processCpuSeconds(pid: number): number {
   try {
-    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }
@@ -170,11 +178,11 @@ export function threadStats(pid: number): Map<number, ThreadStats> {
   for (const task of tasks) {
     try {
       const dir = `/proc/${pid}/task/${task}`;
-      const fields = (readFileSync(`${dir}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+      const stat = readFileSync(`${dir}/stat`, 'utf8');
       const status = readFileSync(`${dir}/status`, 'utf8');
       threads.set(Number(task), {
         name: /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '',
-        seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+        seconds: statCpuSeconds(stat),
         voluntarySwitches: Number(/^voluntary_ctxt_switches:\s*(\d+)$/m.exec(status)?.[1] ?? 0),
       });
     } catch {
