@@ -110,7 +110,8 @@ const CONDITIONS: Condition[] = [
 interface Result {
   condition: Condition;
   stmt: Quantiles;
-  batch: Quantiles;
+  /** `count`: the condition's batches; its P95 is the 5 % slowest of them. */
+  batch: Quantiles & { count: number };
   ageP95Ms: number;
   eventsPerSecond: number;
   hedgesSent: number;
@@ -376,6 +377,7 @@ printTable(
     'batch P50',
     'batch P95',
     'batch P99',
+    'batches',
     'age P95',
     'events/s',
     'hedges sent/won',
@@ -392,6 +394,7 @@ printTable(
     ms(r.batch.p50),
     ms(r.batch.p95),
     ms(r.batch.p99),
+    r.batch.count,
     ms(r.ageP95Ms),
     r.eventsPerSecond.toFixed(0),
     `${r.hedgesSent}/${r.hedgesWon}`,
