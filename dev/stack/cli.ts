@@ -44,7 +44,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
         [
           ...installTasks(stackServers(config)),
           {
-            title: 'docker compose CLI (validates docker-compose.yml)',
+            title: 'compose-spec (compose-go: validates docker-compose.yml)',
             task: async () => void (await composeBinary(config)),
           },
           {

@@ -6,12 +6,12 @@ import { loadStackConfig, REPO_ROOT } from '../../../dev/stack/config';
 import { composeBinary } from '../../../dev/stack/stack';
 
 describe('docker-compose.yml', () => {
-  it('is accepted by `docker compose config` and defines the five services on loopback ports', async () => {
-    // The compose CLI alone (no engine): built from the Go module proxy on first use, then cached.
+  it('is accepted by the Compose Specification validator and defines the five services on loopback ports', async () => {
+    // compose-go's validator (docker compose's own loader, no engine): built from the Go module proxy on first use.
     const compose = await composeBinary(loadStackConfig());
     const { stdout } = await promisify(execFile)(
       compose,
-      ['-f', path.join(REPO_ROOT, 'docker-compose.yml'), 'config', '--format', 'json'],
+      ['--format', 'json', path.join(REPO_ROOT, 'docker-compose.yml')],
       { cwd: REPO_ROOT },
     );
     const config = JSON.parse(stdout) as {
