@@ -26,6 +26,10 @@ const EXCLUDED: Record<string, string> = {
   'test/integration/chaos/**': 'the CI time budget (2.5 min); every expectation comes from its own ledger',
   // Starts a 3-node cluster of its own (about 45 s); its write times are literal numbers, it reads no calendar.
   'test/integration/scylla/hedging.test.ts': 'the CI time budget (a 3-node cluster, 45 s); no calendar is read',
+  // About a minute of CI together: `cdk synth` of fixed configurations and cfn-lint over the templates it writes;
+  // neither the tests nor the templates hold a date.
+  'test/unit/infra/pipeline-stack.test.ts': 'the CI time budget (40 s); synthesizes templates from fixed configs',
+  'test/unit/infra/cfn-lint.test.ts': 'the CI time budget (22 s); lints the templates the synthesis writes',
   // The functions run in sandboxes whose environment is Lambda's, not the test process's: they keep the real clock.
   'test/integration/lambda/**': 'the functions run under RIE on the real clock; the shift would reach only the test',
 };
