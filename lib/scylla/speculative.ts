@@ -28,13 +28,13 @@ export function speculativeExecutionPolicy(
  * statement's try that fails on the client's side (no answer within the request timeout, a lost connection) must not
  * fail the statement while another try is still running. With FallthroughRetryPolicy alone it does: the driver ends
  * the whole request on the first try's error and cancels the hedges, so a statement whose first try went to a stalled
- * coordinator failed at the request timeout although a hedge would have answered (bench:tail with a node stalled:
- * batch P95 past the 2 s timeout). Here such a try moves on to the next coordinator of the query plan, once: when the
- * hedges have already taken every coordinator it just drops out, and the statement fails only when its last try does
- * (NoHostAvailableError, every try's error inside). The driver asks only for idempotent statements. A try that fails
- * before any hedge was sent moves on at once, as the driver's default policy would: one of the statement's own tries,
- * not a retry (the session's retries come after the statement failed, with backoff, and are counted). Answers from a
- * coordinator (read or write timeout, unavailable) still fail the statement at once.
+ * coordinator failed at the request timeout although a hedge was about to answer (hedging.test.ts builds the case).
+ * Here such a try moves on to the next coordinator of the query plan, once: when the hedges have already taken every
+ * coordinator it just drops out, and the statement fails only when its last try does (NoHostAvailableError, every
+ * try's error inside). A try that fails before any hedge was sent moves on at once, as the driver's default policy
+ * would: one of the statement's own tries, not a retry (the session's come after the statement failed, with backoff,
+ * and are counted). The driver asks only for idempotent statements. Answers from a coordinator (read or write
+ * timeout, unavailable) still fail the statement at once.
  */
 export function retryPolicy(config: SpeculativeConfig): cassandra.policies.retry.RetryPolicy {
   return config.max > 0 ? new HedgedTryRetryPolicy() : new cassandra.policies.retry.FallthroughRetryPolicy();
