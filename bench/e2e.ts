@@ -27,7 +27,7 @@ import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
-import { printTable } from './harness';
+import { printTable, quantile } from './harness';
 import { naiveHandler } from './naive-handler';
 
 /**
@@ -282,7 +282,6 @@ if (other) compareBuilds(compared.ours, compared.other);
  * passes of one process and are compared pair by pair.
  */
 function compareBuilds(ours: Measured[], before: Measured[]): void {
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   for (const [what, of] of [
     ['client CPU-s', (m: Measured) => m.clientCpu],
     ['seconds', (m: Measured) => m.seconds],
@@ -290,7 +289,7 @@ function compareBuilds(ours: Measured[], before: Measured[]): void {
   ] as const) {
     const lower = ours.filter((m, i) => of(m) < of(before[i] as Measured)).length;
     console.log(
-      `${what}: median ${median(ours.map(of)).toFixed(2)} (this build) vs ${median(before.map(of)).toFixed(2)} ` +
+      `${what}: median ${quantile(ours.map(of), 0.5).toFixed(2)} (this build) vs ${quantile(before.map(of), 0.5).toFixed(2)} ` +
         `(BENCH_COMPARE); this build lower in ${lower} of ${ours.length} pairs`,
     );
   }

@@ -24,8 +24,13 @@ export async function measure(
     await run();
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  return { name, medianMs: times[Math.floor(times.length / 2)] as number, runs: options.runs };
+  return { name, medianMs: quantile(times, 0.5), runs: options.runs };
+}
+
+/** The value at quantile `q` of `values` (0.5: the median), by nearest rank; 0 for none. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
 /** Prints rows as an aligned table. */

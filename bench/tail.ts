@@ -17,7 +17,7 @@ import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
-import { printTable } from './harness';
+import { printTable, quantile } from './harness';
 
 /**
  * `npm run bench:tail`: the model's incident, measured. navigation-enricher's bundle through the local event-source
@@ -159,8 +159,6 @@ function quantiles(before: Map<string, number>, after: Map<string, number>): Qua
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99), count };
 }
 
-const percentile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 const cqlCpu = () => nodePids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
 const selfCpu = () => {
   const { user, system } = process.cpuUsage();
@@ -324,13 +322,12 @@ async function run(condition: Condition, injectedMs: number): Promise<Result> {
     counter('processor_speculative_executions_total', fn),
     counter('processor_speculative_wins_total', fn),
   ]);
-  const ages = driven.ages.sort((x, y) => x - y);
   const stmt = quantiles(stmt0, stmt1);
   return {
     condition,
     stmt,
     batch: quantiles(batch0, batch1),
-    ageP95Ms: percentile(ages, 0.95),
+    ageP95Ms: quantile(driven.ages, 0.95),
     eventsPerSecond: EVENTS / driven.seconds,
     hedgesSent: sent1 - sent0,
     hedgesWon: won1 - won0,
