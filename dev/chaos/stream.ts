@@ -40,6 +40,8 @@ export class ChaosStream {
   readonly ledger: DemoRecord[] = [];
   produced = 0;
   resends = 0;
+  /** Every record sent. */
+  finished = false;
   private late = false;
 
   constructor(
@@ -102,6 +104,7 @@ export class ChaosStream {
         if (due > Date.now()) await sleep(due - Date.now());
       }
     } finally {
+      this.finished = true;
       await producer.close().catch(() => {});
     }
   }
