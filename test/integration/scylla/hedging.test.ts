@@ -131,18 +131,20 @@ describe('hedged requests on a 3-node cluster', () => {
   });
 
   it('answer a statement from its hedge when its first try times out before the hedge answers', async () => {
-    // Node 1 stalled, nodes 2 and 3 answering 700 ms late: a statement whose first try went to node 1 times out at
-    // 1,000 ms, while its first hedge, sent at 400 ms, answers after 1,100 ms (its own timeout at 1,400). The driver
-    // alone ends the statement with the first try's timeout and cancels the hedges. Connected before the delays:
-    // they would time out the connection's own queries.
+    // Node 1 stalled, nodes 2 and 3 answering 300 ms late: a statement whose first try went to node 1 times out at
+    // 1,000 ms, while its first hedge, sent at 800 ms, answers after 1,100 ms (its own timeout at 1,800). The driver
+    // alone ends the statement with the first try's timeout and cancels the hedges. The one margin that can fail the
+    // test is the hedge's: 700 ms for the servers to answer (a slow CI machine took over 300 ms once). A first try
+    // that times out late only lets the hedge win before it, which passes without proving anything. Connected
+    // before the delays: they would time out the connection's own queries.
     const hedged = session({
       SCYLLA_REQUEST_TIMEOUT_MS: '1000',
-      SCYLLA_SPECULATIVE_DELAY_MS: '400',
+      SCYLLA_SPECULATIVE_DELAY_MS: '800',
       SCYLLA_SPECULATIVE_MAX: '2',
     });
     await hedged.session.connected();
     const late = cluster.proxies.slice(1);
-    for (const proxy of late) proxy.setDelay(1, 700);
+    for (const proxy of late) proxy.setDelay(1, 300);
     const failures: unknown[] = [];
     try {
       await until(
