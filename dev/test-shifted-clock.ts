@@ -47,9 +47,9 @@ const exclusions = Object.keys(EXCLUDED).flatMap((glob) => ['--exclude', glob]);
 for (const [glob, why] of Object.entries(EXCLUDED)) console.log(`not under a shifted clock: ${glob} (${why})`);
 for (const shift of SHIFTS) {
   console.log(`\n=== the tests with the clock ${shift}`);
-  // Timers and timeouts run on the monotonic clock: only the calendar moves. The JVMs the tests start themselves
-  // (a CQL server of their own, keytool, Maven) keep the real clock, as the local stack's do: libfaketime slowed
-  // them five- to eightfold (the TLS and stack-fault tests took 86 s instead of 31), and no test reads their clock.
+  // Timers and timeouts run on the monotonic clock: only the calendar moves. The Java tools the tests run (keytool,
+  // Maven) keep the real clock, as the servers do (dev/stack/process.ts): under libfaketime each JVM ran several
+  // times slower (the TLS and stack-fault tests took 91 s instead of 32), and what they make holds no test's date.
   const code = await run(faketime, ['-f', shift, 'vitest', 'run', ...exclusions], {
     FAKETIME_DONT_FAKE_MONOTONIC: '1',
     FAKETIME_SKIP_CMDS: 'java,keytool',
