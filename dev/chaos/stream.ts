@@ -40,7 +40,7 @@ export class ChaosStream {
   readonly ledger: DemoRecord[] = [];
   produced = 0;
   resends = 0;
-  /** Every record sent. */
+  /** The run has ended: every record sent, or it failed. */
   finished = false;
   private late = false;
 
