@@ -109,6 +109,9 @@ export class LambdaSandbox {
   private readonly reports = new Map<string, (report: Report) => void>();
   private pendingInitMs: number | undefined;
   private exited: string | undefined;
+  /** The output's last lines and who waits for one: how a test waits for what the function logs, with no sleep. */
+  private readonly recentLines: string[] = [];
+  private readonly lineWaiters = new Set<(line: string) => void>();
 
   private constructor(
     readonly definition: FunctionDefinition,
@@ -258,8 +261,28 @@ export class LambdaSandbox {
     this.limits.remove();
   }
 
+  /**
+   * The first line of the sandbox's output (the function's logs, RIE's lines) that `matches`, among the last 1,000
+   * or when it comes: the function's output reaches us through a pipe, after the invocation's answer.
+   */
+  nextLine(matches: (line: string) => boolean): Promise<string> {
+    const seen = this.recentLines.find(matches);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const waiter = (line: string) => {
+        if (!matches(line)) return;
+        this.lineWaiters.delete(waiter);
+        resolve(line);
+      };
+      this.lineWaiters.add(waiter);
+    });
+  }
+
   private onLine(line: string): void {
     this.log.write(`${line}\n`);
+    this.recentLines.push(line);
+    if (this.recentLines.length > 1_000) this.recentLines.shift();
+    for (const waiter of this.lineWaiters) waiter(line);
     const init = INIT_REPORT.exec(line);
     if (init) {
       this.pendingInitMs = Number(init[1]);

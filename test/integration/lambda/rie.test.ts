@@ -229,12 +229,9 @@ describe('the functions from the synthesized template, under the Runtime Interfa
       expect.arrayContaining(firsts.map((itemIdentifier) => ({ itemIdentifier }))),
     );
     // And the function says why, in one JSON line of its log (Powertools Logger), with the error's code.
-    await sleep(200); // the sandbox's output reaches its log through a pipe
-    const warnings = readFileSync(path.join(app.workDir, 'identity-linker.log'), 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{"level":"WARN"'))
-      .map((line) => JSON.parse(line) as { firstUnprocessed: Record<string, number>; error: unknown });
-    const logged = warnings.find((w) => JSON.stringify(w.error).includes('"code":"SCYLLA_UNAVAILABLE"'));
+    const logged = JSON.parse(
+      await s.nextLine((line) => line.startsWith('{"level":"WARN"') && line.includes('"code":"SCYLLA_UNAVAILABLE"')),
+    ) as { firstUnprocessed: Record<string, number> };
     expect(logged?.firstUnprocessed).toEqual(Object.fromEntries(firsts.map((f) => [f.partition, f.offset])));
   });
 

