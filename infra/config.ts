@@ -16,6 +16,8 @@ const mskClusterArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/, 'must be an MSK cluster ARN');
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host[:port]');
+const routeTableId = z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must be a route table id');
+const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id');
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name');
 
 const pollers = z
@@ -103,6 +105,11 @@ const kafkaSchema = z.discriminatedUnion('type', [
     saslScramSecretArn: arn('secretsmanager').optional(),
     /** The customer-managed key MSK requires SCRAM secrets to use: readers also get kms:Decrypt on it. */
     saslScramSecretKeyArn: arn('kms').optional(),
+    /**
+     * The cluster's security groups, which its mapping's network interfaces use: the SQS endpoint for failed
+     * batches admits HTTPS from them.
+     */
+    securityGroupIds: z.array(securityGroupId).min(1).optional(),
   }),
   z.object({
     type: z.literal('self-managed'),
@@ -130,13 +137,26 @@ const configSchema = z
       cidrBlock: z.cidrv4(),
       availabilityZones: z.array(z.string().min(1)).min(1),
       privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/)).min(1),
-      /** The private subnets' route tables, in the same order: needed to create an S3 gateway endpoint. */
-      privateRouteTableIds: z.array(z.string().regex(/^rtb-[0-9a-f]{8,17}$/)).optional(),
+      /** The private subnets' route tables, in the same order (the self-managed Kafka mapping's S3 route). */
+      privateRouteTableIds: z.array(routeTableId).optional(),
+      /**
+       * The route tables of the MSK cluster's subnets. An MSK mapping's network interfaces live in the cluster's
+       * subnets with the cluster's security groups (AWS, "Create an MSK event source mapping"), not in the
+       * functions' subnets: the S3 gateway endpoint for failed batches goes on these route tables.
+       */
+      kafkaRouteTableIds: z.array(routeTableId).min(1).optional(),
+      /**
+       * The VPC's DNS attributes (`aws ec2 describe-vpc-attribute`): an interface endpoint with private DNS, as the
+       * SQS one is, needs both true (EC2 CreateVpcEndpoint). Stated here because the synth cannot look them up.
+       */
+      enableDnsSupport: z.boolean().optional(),
+      enableDnsHostnames: z.boolean().optional(),
       /**
        * Lambda reaches the mapping's on-failure destination (S3, SQS) through a VPC endpoint inside the Kafka
        * cluster's VPC, and drops failed batches without one (Lambda docs, "Capturing discarded batches").
-       * `create`: this stack adds it (S3 gateway on the route tables above, SQS interface in the subnets);
-       * `exists`: the VPC has one already.
+       * `create`: this stack adds it (S3 gateway on the mapping's route tables, SQS interface in the subnets);
+       * `exists`: the VPC has one already, and must: a route table holds one S3 gateway route (a second endpoint
+       * on it fails the deploy), and a VPC one SQS endpoint with private DNS (a second one's DNS name conflicts).
        */
       onFailureEndpoint: z.enum(['create', 'exists']).optional(),
     }),
@@ -148,14 +168,18 @@ const configSchema = z
       keyspace: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/),
       consistency: z.enum(['LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'ONE']).default('LOCAL_QUORUM'),
       /** Security group of the Scylla nodes: gets one ingress rule from the functions' group on `port`. */
-      securityGroupId: z
-        .string()
-        .regex(/^sg-[0-9a-f]{8,17}$/)
-        .optional(),
+      securityGroupId: securityGroupId.optional(),
       /** An existing secret {"username","password"}; when absent the stack creates one for you to fill in. */
       credentialsSecretArn: arn('secretsmanager').optional(),
       tls: z.boolean().default(true),
+      /** The PEM of the CA that signs the nodes' certificates: the functions trust it and nothing else. */
       tlsCaSecretArn: arn('secretsmanager').optional(),
+      /**
+       * TLS with no CA secret trusts only Node's public roots, which do not sign a private CA's certificates
+       * (`*.scylla.internal`): every batch would fail with SCYLLA_TLS_REFUSED. Set true only when the nodes'
+       * certificates come from a public CA.
+       */
+      publicCa: z.boolean().default(false),
     }),
     schemaRegistry: z
       .object({
@@ -224,16 +248,44 @@ const configSchema = z
         path: ['vpc', 'onFailureEndpoint'],
         message: `is required with esmFailureDestination ${c.esmFailureDestination}: Lambda sends failed batches through a VPC endpoint in the cluster's VPC ("create" adds one, "exists" says the VPC has it)`,
       });
+    const creating = c.vpc.onFailureEndpoint === 'create';
+    if (creating && c.esmFailureDestination === 's3' && c.kafka.type === 'msk' && !c.vpc.kafkaRouteTableIds)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpc', 'kafkaRouteTableIds'],
+        message:
+          "is required to create the S3 gateway endpoint: the MSK mapping sends failed batches from the cluster's subnets, so the route goes on their route tables (or set onFailureEndpoint: exists when they have an S3 route already)",
+      });
     if (
+      creating &&
       c.esmFailureDestination === 's3' &&
-      c.vpc.onFailureEndpoint === 'create' &&
+      c.kafka.type === 'self-managed' &&
       c.vpc.privateRouteTableIds?.length !== c.vpc.privateSubnetIds.length
     )
       ctx.addIssue({
         code: 'custom',
         path: ['vpc', 'privateRouteTableIds'],
-        message: 'must name each private subnet route table to create the S3 gateway endpoint',
+        message:
+          'must name each private subnet route table to create the S3 gateway endpoint (the self-managed Kafka mapping runs in those subnets)',
       });
+    if (creating && c.esmFailureDestination === 'sqs') {
+      for (const attribute of ['enableDnsSupport', 'enableDnsHostnames'] as const) {
+        if (c.vpc[attribute] !== true)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['vpc', attribute],
+            message:
+              'must be true to create the SQS endpoint with private DNS (EC2 CreateVpcEndpoint): check the VPC with `aws ec2 describe-vpc-attribute`, or set onFailureEndpoint: exists',
+          });
+      }
+      if (c.kafka.type === 'msk' && !c.kafka.securityGroupIds)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kafka', 'securityGroupIds'],
+          message:
+            "is required to create the SQS endpoint: it admits HTTPS from the cluster's security groups, which the MSK mapping uses",
+        });
+    }
     if (c.kafka.type === 'msk') {
       // An MSK event-source mapping reads a cluster of its own region; the account must match when it is known.
       const [, , , region, account] = c.kafka.clusterArn.split(':');
@@ -259,6 +311,19 @@ const configSchema = z
       });
     if (c.scylla.tlsCaSecretArn && !c.scylla.tls)
       ctx.addIssue({ code: 'custom', path: ['scylla', 'tlsCaSecretArn'], message: 'needs tls: true' });
+    if (c.scylla.tls && !c.scylla.tlsCaSecretArn && !c.scylla.publicCa)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scylla', 'tlsCaSecretArn'],
+        message:
+          "is required with tls: without it the functions trust only Node's public roots, which do not sign a private CA's node certificates, and every batch would fail with SCYLLA_TLS_REFUSED (set publicCa: true if a public CA signs them)",
+      });
+    if (c.scylla.publicCa && (c.scylla.tlsCaSecretArn || !c.scylla.tls))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scylla', 'publicCa'],
+        message: 'means TLS with no CA secret: it needs tls: true and no tlsCaSecretArn',
+      });
   });
 
 /** Lambda keeps this many executions of the account's quota unreserved ("Configuring reserved concurrency"). */

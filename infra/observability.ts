@@ -157,7 +157,7 @@ export class Observability extends Construct {
         }),
         new GraphWidget({ title: 'OffsetLag (ESM)', left: [offsetLag], width: 6 }),
         new GraphWidget({
-          title: 'Records by stage',
+          title: 'Records by stage; dead letters (right)',
           left: [
             ...['received', 'written'].map((stage) => emf('records', 'Sum', { stage }).with({ label: stage })),
             // Skipped records carry their reason as a dimension too: one series per reason, summed.
@@ -212,11 +212,16 @@ export class Observability extends Construct {
           width: 6,
         }),
         new GraphWidget({
-          title: 'Statement errors and retries',
+          title: 'Statement errors by kind and type, retries by kind',
           left: [
             new MathExpression({
               expression: `SEARCH('{${props.namespace},service,function,kind,error_type} MetricName="statement_errors" function="${processor.functionName}"', 'Sum', 60)`,
-              label: '',
+              label: 'errors',
+              period: PERIOD,
+            }),
+            new MathExpression({
+              expression: `SEARCH('{${props.namespace},service,function,kind} MetricName="statement_retries" function="${processor.functionName}"', 'Sum', 60)`,
+              label: 'retries',
               period: PERIOD,
             }),
           ],

@@ -1,8 +1,7 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { CfnWorkspace } from 'aws-cdk-lib/aws-aps';
 import {
-  GatewayVpcEndpoint,
-  GatewayVpcEndpointAwsService,
+  CfnVPCEndpoint,
   InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   type IVpc,
@@ -126,7 +125,7 @@ export class PipelineStack extends Stack {
       environment.METRICS_REMOTE_WRITE_URL = config.metrics.remoteWrite.url;
     }
 
-    const onFailure = this.esmFailureDestination(config, vpc);
+    const onFailure = this.esmFailureDestination(config, vpc, securityGroup);
 
     this.processors = FUNCTIONS.map((name) => {
       const processor = new Processor(this, toId(name), {
@@ -231,28 +230,37 @@ export class PipelineStack extends Stack {
   }
 
   /**
-   * A queue that holds what failed for a person to look at: encrypted, TLS only, kept SQS's longest (14 days).
-   * No fixed name: SQS refuses a deleted queue's name for 60 s, so a rolled-back first deploy could not be retried.
+   * A queue that holds what failed for a person to look at: encrypted, TLS only, kept SQS's longest (14 days), and
+   * kept when the stack is deleted or the queue replaced (its messages are records nobody replayed yet), but not
+   * when a first create rolls back (it is empty then). No fixed name: SQS refuses a deleted queue's name for 60 s,
+   * so a rolled-back first deploy could not be retried, and a retained queue would hold its name for good.
    */
   private keepingQueue(id: string): Queue {
     return new Queue(this, id, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }
 
   /**
    * The VPC endpoint through which Lambda delivers failed batches from inside the cluster's VPC, when the config
-   * asks this stack to create it.
+   * asks this stack to create it. It must be reachable from the mapping's network interfaces: for MSK they live in
+   * the cluster's subnets with the cluster's security groups; for self-managed Kafka, in the functions' subnets with
+   * the functions' group (AWS, "Create an MSK event source mapping", "Kafka on-failure destinations").
    */
-  private onFailureEndpoint(config: PipelineConfig, vpc: IVpc) {
+  private onFailureEndpoint(config: PipelineConfig, vpc: IVpc, functionsGroup: SecurityGroup) {
     if (config.vpc.onFailureEndpoint !== 'create') return;
     if (config.esmFailureDestination === 's3') {
-      new GatewayVpcEndpoint(this, 'S3Endpoint', {
-        vpc,
-        service: GatewayVpcEndpointAwsService.S3,
-        subnets: [{ subnets: vpc.privateSubnets }],
+      // The config refuses a missing list (infra/config.ts): MSK's own route tables, or the functions' subnets'.
+      const routeTableIds =
+        config.kafka.type === 'msk' ? config.vpc.kafkaRouteTableIds : config.vpc.privateRouteTableIds;
+      new CfnVPCEndpoint(this, 'S3Endpoint', {
+        vpcId: vpc.vpcId,
+        vpcEndpointType: 'Gateway',
+        serviceName: `com.amazonaws.${this.region}.s3`,
+        routeTableIds,
       });
     } else if (config.esmFailureDestination === 'sqs') {
       const endpoint = new InterfaceVpcEndpoint(this, 'SqsEndpoint', {
@@ -262,12 +270,23 @@ export class PipelineStack extends Stack {
         privateDnsEnabled: true,
         open: false,
       });
-      endpoint.connections.allowFrom(Peer.ipv4(config.vpc.cidrBlock), Port.tcp(443), 'HTTPS from the cluster VPC');
+      const mappingGroups =
+        config.kafka.type === 'msk'
+          ? (config.kafka.securityGroupIds ?? []).map((id, i) =>
+              SecurityGroup.fromSecurityGroupId(this, `KafkaClusterSecurityGroup${i}`, id),
+            )
+          : [functionsGroup];
+      for (const group of mappingGroups)
+        endpoint.connections.allowFrom(group, Port.tcp(443), "HTTPS from the Kafka mapping's network interfaces");
     }
   }
 
-  private esmFailureDestination(config: PipelineConfig, vpc: IVpc): IEventSourceDlq | undefined {
-    this.onFailureEndpoint(config, vpc);
+  private esmFailureDestination(
+    config: PipelineConfig,
+    vpc: IVpc,
+    functionsGroup: SecurityGroup,
+  ): IEventSourceDlq | undefined {
+    this.onFailureEndpoint(config, vpc, functionsGroup);
     if (config.esmFailureDestination === 's3') {
       const bucket = new Bucket(this, 'FailedBatches', {
         encryption: BucketEncryption.S3_MANAGED,

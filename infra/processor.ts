@@ -3,6 +3,7 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
+  type CfnFunction,
   type IEventSourceDlq,
   type IFunction,
   Function as LambdaFunction,
@@ -93,6 +94,18 @@ export class Processor extends Construct {
         REPORT_BATCH_ITEM_FAILURES: config.reportBatchItemFailures ? 'on' : 'off',
         NODE_OPTIONS: '--enable-source-maps',
       },
+    });
+
+    // The peak-memory metric filter (infra/observability.ts) reads Lambda's plain-text REPORT line by position; with
+    // the JSON log format that line becomes a `platform.report` record and the filter would match nothing, silently.
+    const cfnFunction = this.function.node.defaultChild as CfnFunction;
+    this.node.addValidation({
+      validate: () =>
+        (cfnFunction.loggingConfig as CfnFunction.LoggingConfigProperty | undefined)?.logFormat === 'JSON'
+          ? [
+              `${functionName}: LogFormat JSON is not supported: the Max Memory Used metric filter reads the plain-text REPORT line (keep the Text log format)`,
+            ]
+          : [],
     });
 
     // Which processor a function runs, for cost allocation and for tools reading the template (dev/lambda/).

@@ -59,6 +59,8 @@ export function localEnvironment(
     SCYLLA_CREDENTIALS_SECRET_ID: resources.credentialsSecretArn,
     SCYLLA_TLS: endpoints.cqlTlsCaFile ? 'on' : 'off',
     SCYLLA_TLS_CA_FILE: endpoints.cqlTlsCaFile,
+    // The deployed CA secret names a deployed resource: the local CQL server's CA is the file above.
+    SCYLLA_TLS_CA_SECRET_ID: undefined,
     SCHEMA_REGISTRY_URLS: endpoints.registryUrl,
     DEAD_LETTER_QUEUE_URL: resources.deadLetterQueueUrl,
     METRICS_REMOTE_WRITE_URL: `${endpoints.prometheusUrl}/api/v1/write`,

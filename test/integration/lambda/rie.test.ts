@@ -164,6 +164,7 @@ describe('the functions from the synthesized template, under the Runtime Interfa
           'SCYLLA_KEYSPACE',
           'SCYLLA_LOCAL_DC',
           'SCYLLA_TLS',
+          'SCYLLA_TLS_CA_SECRET_ID',
         ].sort(),
       );
     }

@@ -10,7 +10,7 @@ import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { statement } from '../../../lib/scylla/statement';
-import { exampleConfig, synthesize } from '../../unit/infra/synth';
+import { dashboardBody, exampleConfig, synthesize } from '../../unit/infra/synth';
 import { endpoints, uniqueName } from '../endpoints';
 import { functionEnvironment, NAVIGATION_T0, navigationRecords } from '../runtime/environment';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
@@ -50,6 +50,17 @@ beforeAll(async () => {
     }),
     ['everyone', '/', true],
   );
+  // A keyspace whose tables exist but whose replication the one node cannot meet at LOCAL_QUORUM: every statement is
+  // unavailable (transient), so the session retries it and the statement retry series are emitted too.
+  const unavailable = await freshKeyspace();
+  await admin.execute(
+    statement(
+      'test.keyspace',
+      `ALTER KEYSPACE ${unavailable} WITH replication = {'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 3}`,
+      { idempotent: true },
+    ),
+    [],
+  );
   await admin.shutdown();
 
   const encoder = new AvroEncoder(new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }));
@@ -83,13 +94,14 @@ beforeAll(async () => {
     { topic: 'identity', partition: 0, offset: 1, timestamp: t0, key: Buffer.from('ck-2'), value: Buffer.from([9]) },
   ];
   const event = (records: KafkaRecord[]) => buildMskEvent(records, { bootstrapServers: endpoints.kafkaBootstrap });
-  const env = (name: string, ks = keyspace) =>
+  const env = (name: string, ks = keyspace, overrides: Record<string, string> = {}) =>
     functionEnvironment(ks, {
       FUNCTION_NAME: `${config.name}-${name}`,
       METRICS_EMF: 'on',
       METRICS_NAMESPACE: NAMESPACE,
       METRICS_FLUSH_INTERVAL_MS: '0',
       SCYLLA_RETRIES: '0',
+      ...overrides,
     });
 
   const runs = await captureEmf(async () => {
@@ -109,6 +121,15 @@ beforeAll(async () => {
       NAVIGATION_READER,
       env('navigation-enricher', broken),
     )(event(navigations)).catch(() => undefined); // fails: its statements' errors are what this run is for
+    await composeProcessor(
+      navigationEnricher({ ttlSeconds: 3600 }),
+      NAVIGATION_READER,
+      env('navigation-enricher', unavailable, {
+        SCYLLA_CONSISTENCY: 'LOCAL_QUORUM',
+        SCYLLA_RETRIES: '1',
+        SCYLLA_RETRY_BASE_DELAY_MS: '1',
+      }),
+    )(event(navigations)).catch(() => undefined); // retried once, then a partial response: the retries series
   });
   emitted.push(...runs);
 }, 120_000);
@@ -138,12 +159,6 @@ function metricFilterMetrics(template: Template): EmittedMetric[] {
 }
 
 /** The dashboard body with CloudFormation tokens (Refs to the region, function names...) as the text TOKEN. */
-function dashboardBody(template: Template): { widgets: { properties: { metrics?: unknown[][] } }[] } {
-  const dashboard = Object.values(template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
-  const body = dashboard?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
-  return JSON.parse(body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join(''));
-}
-
 /** `SEARCH('{ns,dim1,dim2} MetricName="x" dim="v"', ...)` → its namespace, dimension names, metric and values. */
 function parseSearch(expression: string) {
   const match = /SEARCH\('\{([^}]*)\} MetricName="([^"]+)"((?: \w+="[^"]*")*)'/.exec(expression);
@@ -162,6 +177,7 @@ describe('the CloudWatch dashboard and alarms', () => {
       `${config.name}-segment-builder`,
     ]);
     expect(emitted.some((m) => m.name === 'statement_errors')).toBe(true);
+    expect(emitted.some((m) => m.name === 'statement_retries')).toBe(true);
   });
 
   it('draw only metrics the functions emit, with exactly their dimensions', () => {

@@ -59,6 +59,7 @@ describe('cfn-lint over the synthesized templates', () => {
       secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
     };
     selfManaged.esmFailureDestination = 'sqs';
+    Object.assign(selfManaged.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
     for (const outdir of [cli, synthesize(selfManaged).outdir]) {
       const templates = readdirSync(outdir).filter((file) => file.endsWith('.template.json'));
       expect(templates.length).toBeGreaterThan(0);

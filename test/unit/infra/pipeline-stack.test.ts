@@ -1,9 +1,10 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../../dev/build';
 import { REPORT_FIELDS } from '../../../infra/observability';
-import { exampleConfig, type Synthesized, synthesize } from './synth';
+import { dashboardBody, exampleConfig, type Synthesized, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -15,6 +16,15 @@ const statements = (s: Synthesized): Statement[] =>
     ([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
   );
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** The example with failed batches to SQS, the VPC's DNS attributes and the cluster's security group stated. */
+function sqsDestination() {
+  const raw = exampleConfig();
+  raw.esmFailureDestination = 'sqs';
+  Object.assign(raw.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
+  Object.assign(raw.kafka, { securityGroupIds: ['sg-0c1d2e3f4a5b60701'] });
+  return raw;
+}
 
 describe('the pipeline stack (example environment)', () => {
   let synth: Synthesized;
@@ -274,15 +284,110 @@ describe('a first deploy in a fresh account', () => {
     synth.template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'RetainExceptOnCreate' });
   });
 
+  // The second review of the template (issue 28): network paths and the records' safety.
+  it("puts the S3 gateway endpoint on the MSK cluster's route tables, where the mapping sends from, and refuses create without them", () => {
+    // AWS, "Create an MSK event source mapping": the mapping's network interfaces are in the cluster's subnets.
+    const [[, endpoint] = ['', undefined]] = resources(synth, 'AWS::EC2::VPCEndpoint');
+    expect(endpoint?.Properties.RouteTableIds).toEqual(exampleConfig().vpc.kafkaRouteTableIds);
+    expect(endpoint?.Properties.RouteTableIds).not.toEqual(exampleConfig().vpc.privateRouteTableIds);
+
+    const missing = exampleConfig();
+    delete missing.vpc.kafkaRouteTableIds;
+    expect(() => synthesize(missing)).toThrow(/vpc\.kafkaRouteTableIds: is required to create the S3 gateway endpoint/);
+    // A route table holds one S3 gateway route: when the cluster's already have one, the VPC has the endpoint.
+    missing.vpc.onFailureEndpoint = 'exists';
+    expect(resources(synthesize(missing), 'AWS::EC2::VPCEndpoint')).toEqual([]);
+
+    // Self-managed Kafka: the mapping runs in the functions' subnets, so their route tables carry the route.
+    const selfManaged = exampleConfig();
+    selfManaged.kafka = {
+      type: 'self-managed',
+      bootstrapServers: ['b-1.kafka.internal:9096'],
+      secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
+    };
+    const [[, own] = ['', undefined]] = resources(synthesize(selfManaged), 'AWS::EC2::VPCEndpoint');
+    expect(own?.Properties.RouteTableIds).toEqual(exampleConfig().vpc.privateRouteTableIds);
+  });
+
+  it("creates the SQS endpoint with private DNS only in a VPC stated to resolve it, open to HTTPS from the cluster's groups only", () => {
+    const unstated = sqsDestination();
+    delete unstated.vpc.enableDnsSupport;
+    unstated.vpc.enableDnsHostnames = false;
+    delete unstated.kafka.securityGroupIds;
+    const error = (() => {
+      try {
+        synthesize(unstated);
+      } catch (e) {
+        return String(e);
+      }
+      return '';
+    })();
+    expect(error).toMatch(/vpc\.enableDnsSupport: must be true to create the SQS endpoint with private DNS/);
+    expect(error).toMatch(/vpc\.enableDnsHostnames: must be true/);
+    expect(error).toMatch(/kafka\.securityGroupIds: is required to create the SQS endpoint/);
+
+    const stated = synthesize(sqsDestination());
+    const ingress = resources(stated, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => r.Properties.FromPort === 443,
+    );
+    expect(ingress.map(([, r]) => r.Properties.SourceSecurityGroupId).sort()).toEqual(['sg-0c1d2e3f4a5b60701']);
+    // Nothing else reaches it: no CIDR rule on the endpoint's group.
+    for (const [, group] of resources(stated, 'AWS::EC2::SecurityGroup'))
+      for (const rule of (group.Properties.SecurityGroupIngress as { CidrIp?: string }[] | undefined) ?? [])
+        expect(rule.CidrIp).toBeUndefined();
+  });
+
+  it('keeps the dead-letter queues when the stack is deleted or they are replaced: they hold records nobody replayed', () => {
+    synth.template.allResources('AWS::SQS::Queue', {
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+    });
+    const stated = synthesize(sqsDestination()); // the failed-batch queue too
+    stated.template.resourceCountIs('AWS::SQS::Queue', 2);
+    stated.template.allResources('AWS::SQS::Queue', {
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it("refuses TLS with no CA secret (Node's public roots sign no private CA) unless publicCa says a public CA signs the nodes", () => {
+    synth.template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          SCYLLA_TLS: 'on',
+          SCYLLA_TLS_CA_SECRET_ID: exampleConfig().scylla.tlsCaSecretArn,
+        }),
+      },
+    });
+    const noCa = exampleConfig();
+    delete noCa.scylla.tlsCaSecretArn;
+    expect(() => synthesize(noCa)).toThrow(/scylla\.tlsCaSecretArn: is required with tls: .*SCYLLA_TLS_REFUSED/);
+    noCa.scylla.publicCa = true;
+    synthesize(noCa).template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SCYLLA_TLS: 'on', SCYLLA_TLS_CA_SECRET_ID: Match.absent() }) },
+    });
+    const both = exampleConfig();
+    both.scylla.publicCa = true;
+    expect(() => synthesize(both)).toThrow(/scylla\.publicCa: means TLS with no CA secret/);
+  });
+
+  it('refuses the JSON log format: the peak-memory filter reads the plain-text REPORT line', () => {
+    expect(() =>
+      synthesize(exampleConfig(), (stack) => {
+        const fn = stack.processors[0]?.function.node.defaultChild as CfnFunction;
+        fn.loggingConfig = { ...(fn.loggingConfig as object), logFormat: 'JSON' };
+      }),
+    ).toThrow(/LogFormat JSON is not supported: the Max Memory Used metric filter reads the plain-text REPORT line/);
+  });
+
   it("puts the failed-batch destination's VPC endpoint in the cluster's VPC, or refuses a destination without one", () => {
     synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Gateway',
-      ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('\\.s3$')])] }),
-      RouteTableIds: ['rtb-0a1b2c3d4e5f60711', 'rtb-0a1b2c3d4e5f60722', 'rtb-0a1b2c3d4e5f60733'],
+      ServiceName: 'com.amazonaws.eu-west-1.s3',
+      RouteTableIds: ['rtb-0f9e8d7c6b5a40311', 'rtb-0f9e8d7c6b5a40322', 'rtb-0f9e8d7c6b5a40333'],
     });
 
-    const sqs = exampleConfig();
-    sqs.esmFailureDestination = 'sqs';
+    const sqs = sqsDestination();
     synthesize(sqs).template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
       ServiceName: 'com.amazonaws.eu-west-1.sqs',
@@ -339,6 +444,35 @@ describe('a first deploy in a fresh account', () => {
     };
     synth.template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ METRICS_REMOTE_WRITE_URL: remoteWriteUrl }) },
+    });
+  });
+});
+
+describe('the CloudWatch dashboard', () => {
+  it("draws statement retries beside the errors, and every widget's title names what it draws", () => {
+    const drawn = new Map<string, string[]>();
+    for (const widget of dashboardBody(synthesize().template.toJSON()).widgets) {
+      if (widget.type !== 'metric') continue;
+      const names = (widget.properties.metrics ?? []).flatMap((entry) => {
+        const last = entry[entry.length - 1] as { expression?: string } | string;
+        if (typeof last === 'object' && last.expression !== undefined)
+          return [...last.expression.matchAll(/MetricName="(\w+)"|\b(\w+) \/ 1048576/g)].map((m) => m[1] ?? `${m[2]}`);
+        return [String(entry[1])];
+      });
+      drawn.set(widget.properties.title ?? '', [
+        ...new Set([...(drawn.get(widget.properties.title ?? '') ?? []), ...names]),
+      ]);
+    }
+    expect(Object.fromEntries(drawn)).toEqual({
+      'Invocations, errors, throttles': ['Invocations', 'Errors', 'Throttles'],
+      'Duration (ms)': ['Duration'],
+      'OffsetLag (ESM)': ['OffsetLag'],
+      'Records by stage; dead letters (right)': ['records', 'dead_letters'],
+      'Statement latency P95 by kind, and mean (ms)': ['statement_ms', 'statement_avg_ms'],
+      'Batch duration P50 / P95 / P99, decode mean (ms)': ['batch_ms', 'decode_avg_ms'],
+      'Memory (MB)': expect.arrayContaining([expect.stringMatching(/-max-memory-used$/)]),
+      'Hedged requests (speculative executions)': ['speculative_executions', 'speculative_wins'],
+      'Statement errors by kind and type, retries by kind': ['statement_errors', 'statement_retries'],
     });
   });
 });
@@ -411,6 +545,7 @@ describe('the self-managed Kafka variant', () => {
     };
     raw.deadLetters = { sink: 'scylla' };
     raw.esmFailureDestination = 'sqs';
+    Object.assign(raw.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
     raw.metrics = { remoteWrite: { target: 'url', url: 'https://prometheus.internal/api/v1/write' } };
     const synth = synthesize(raw);
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

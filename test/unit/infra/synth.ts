@@ -10,6 +10,9 @@ import type { PipelineStack } from '../../../infra/pipeline-stack';
 
 /** The example environment's raw JSON, a fresh copy each call so a test can change it. */
 type RawConfig = Record<string, unknown> & {
+  vpc: Record<string, unknown>;
+  kafka: Record<string, unknown>;
+  scylla: Record<string, unknown>;
   functions: Record<'identity-linker' | 'navigation-enricher' | 'segment-builder', Record<string, unknown>>;
 };
 
@@ -43,4 +46,19 @@ export function synthesize(raw: unknown = exampleConfig(), amend?: (stack: Pipel
     outdir,
     templateFile: path.join(outdir, artifact.templateFile),
   };
+}
+
+export interface DashboardWidget {
+  type: string;
+  properties: { title?: string; metrics?: unknown[][] };
+}
+
+/** The dashboard's body as CloudWatch gets it, deploy-time values (a Ref, the region) as the string TOKEN. */
+export function dashboardBody(template: Record<string, unknown>): {
+  widgets: DashboardWidget[];
+} {
+  const resources = template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+  const body = dashboard?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+  return JSON.parse(body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join(''));
 }
