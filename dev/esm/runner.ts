@@ -2,15 +2,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
+import type { FailureDestination } from './destinations';
+import {
+  type Attempt,
+  AWS_DEFAULT_CONTROLS,
+  cutByAge,
+  decide,
+  type ErrorHandlingControls,
+  type InvocationOutcome,
+  validateControls,
+} from './error-handling';
 import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from './event';
+import type { DiscardCondition } from './invocation-record';
 
 /**
  * A local stand-in for Lambda's Kafka event-source mapping, over a real Kafka consumer group: it forms batches as
  * the ESM does (up to `batchSize` records or `maxPayloadBytes`, waiting at most `batchingWindowMs` for a batch to
  * fill; partitions in parallel, one batch in flight per partition), builds the exact MSK event, invokes the
  * handler, honours the partial batch response (the named partition is retried from the named offset; an offset not
- * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff, and commits a
- * partition's offsets only after its records succeeded (in the background, in order, retried until accepted).
+ * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff under AWS's
+ * error-handling controls (error-handling.ts: retry attempts, record age, split on error; AWS's defaults retry
+ * forever), sends what they give up on to the on-failure destination (destinations.ts) and moves on, and commits a
+ * partition's offsets only after its records succeeded or were given up on (in the background, in order, retried
+ * until accepted).
  *
  * With an `Invoker` that runs containers (dev/esm/containers.ts), the function's timeout is enforced as Lambda
  * does: an invocation past it is abandoned, its container thrown away, and the batch invoked again. A consumer that
@@ -38,6 +52,12 @@ export interface MappingSettings {
   /** The function's timeout, reported through the context. */
   timeoutMs: number;
   retryBackoffMs: number;
+  /** AWS's error-handling controls: `hasOnFailureDestination` follows `onFailure`. */
+  controls: Omit<ErrorHandlingControls, 'hasOnFailureDestination'>;
+  /** Where given-up records go (AWS's DestinationConfig.OnFailure); without one they are dropped, as AWS does. */
+  onFailure?: FailureDestination;
+  /** The invoked function's ARN, as the invocation records name it. */
+  functionArn: string;
 }
 
 export const ESM_DEFAULTS: MappingSettings = {
@@ -46,6 +66,8 @@ export const ESM_DEFAULTS: MappingSettings = {
   maxPayloadBytes: 6 * 1024 * 1024,
   timeoutMs: 60_000,
   retryBackoffMs: 200,
+  controls: AWS_DEFAULT_CONTROLS,
+  functionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:local',
 };
 
 export interface MappingStats {
@@ -63,6 +85,12 @@ export interface MappingStats {
   redelivered: number;
   /** Milliseconds spent inside the handler, summed over invocations (÷ wall time = batches in flight on average). */
   handlerMs: number;
+  /** Records the controls gave up on: sent to the on-failure destination, or dropped without one. */
+  discarded: number;
+  /** Of those, the ones too old to be sent to the function (RecordAgeExceeded). */
+  expired: number;
+  /** Of those, the ones the on-failure destination accepted. */
+  delivered: number;
   /** Per "<topic>-<partition>": the next offset to process (everything below it succeeded and is committed). */
   committed: Map<string, number>;
 }
@@ -86,6 +114,9 @@ export class LocalEventSourceMapping {
     consumerRestarts: 0,
     redelivered: 0,
     handlerMs: 0,
+    discarded: 0,
+    expired: 0,
+    delivered: 0,
     committed: new Map(),
   };
   /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
@@ -109,12 +140,15 @@ export class LocalEventSourceMapping {
   /** Records received and not yet taken into a batch, across partitions. */
   private queued = 0;
   private readonly settings: MappingSettings;
+  private readonly controls: ErrorHandlingControls;
 
   constructor(
     private readonly options: {
       topic: string;
       groupId: string;
       bootstrapBrokers: string[];
+      /** The MSK cluster's ARN: the event is then `aws:kafka`, as from MSK; without one, `SelfManagedKafka`. */
+      clusterArn?: string;
       /** In this process, no timeout enforced (an abandoned call could not be stopped). */
       handler?: Handler;
       invoker?: Invoker;
@@ -122,6 +156,10 @@ export class LocalEventSourceMapping {
     },
   ) {
     this.settings = { ...ESM_DEFAULTS, ...options.settings };
+    this.controls = validateControls({
+      ...this.settings.controls,
+      hasOnFailureDestination: this.settings.onFailure !== undefined,
+    });
   }
 
   async start(): Promise<void> {
@@ -253,14 +291,113 @@ export class LocalEventSourceMapping {
         bytes += (queue[take] as Pending).bytes;
         take++;
       }
-      let batch = queue.splice(0, Math.max(take, 1));
+      const batch = queue.splice(0, Math.max(take, 1));
       this.queued -= batch.length;
-      while (batch.length > 0 && this.running) batch = await this.invoke(id, batch);
+      await this.process(id, batch);
     }
   }
 
-  /** Invokes the handler once; returns what must be retried (empty when the batch is done). */
-  private async invoke(id: string, batch: Pending[]): Promise<Pending[]> {
+  /**
+   * A batch through AWS's error-handling controls: invoked until every record succeeded or was given up on (too old,
+   * out of retries), split when asked. The parts run one after another, in offset order, so commits stay in order.
+   */
+  private async process(id: string, batch: Pending[]): Promise<void> {
+    const aged = (p: Pending) => ({ offset: p.record.offset, timestamp: p.record.timestamp, pending: p });
+    const attempts: Attempt<ReturnType<typeof aged>>[] = [{ records: batch.map(aged), retries: 0 }];
+    let lastError: string | undefined;
+    while (attempts.length > 0 && this.running) {
+      const attempt = attempts.shift() as (typeof attempts)[number];
+      const { expired, live } = cutByAge(attempt.records, Date.now(), this.controls);
+      if (expired.length > 0) {
+        // Invoked as often as it was retried: none before its first try, once per retry after.
+        await this.discard(
+          id,
+          expired.map((r) => r.pending),
+          'RecordAgeExceeded',
+          attempt.retries,
+          lastError,
+        );
+        this.commit(
+          id,
+          expired.map((r) => r.pending),
+        );
+      }
+      if (live.length === 0) continue;
+      const outcome = await this.invoke(
+        id,
+        live.map((r) => r.pending),
+      );
+      // AWS's responseContext.functionError: "Unhandled" for a function error; a partial response is an answer.
+      lastError = outcome.kind === 'function-error' ? 'Unhandled' : undefined;
+      const decision = decide({ records: live, retries: attempt.retries }, outcome, this.controls);
+      this.commit(
+        id,
+        decision.done.map((r) => r.pending),
+      );
+      if (decision.discard) {
+        const { records, condition, approximateInvokeCount } = decision.discard;
+        await this.discard(
+          id,
+          records.map((r) => r.pending),
+          condition,
+          approximateInvokeCount,
+          lastError,
+        );
+        this.commit(
+          id,
+          records.map((r) => r.pending),
+        );
+      }
+      if (decision.retry.length > 0) await sleep(this.settings.retryBackoffMs);
+      attempts.unshift(...decision.retry);
+    }
+  }
+
+  /**
+   * Records the controls gave up on: to the on-failure destination, retried until it accepts them (AWS keeps the
+   * batch until it is delivered), or dropped when the mapping has none, as AWS does.
+   */
+  private async discard(
+    id: string,
+    records: Pending[],
+    condition: DiscardCondition,
+    approximateInvokeCount: number,
+    functionError: string | undefined,
+  ): Promise<void> {
+    this.stats.discarded += records.length;
+    if (condition === 'RecordAgeExceeded') this.stats.expired += records.length;
+    const destination = this.settings.onFailure;
+    this.note(
+      `${id}: ${records.length} records ${condition}, ${destination ? `to ${destination.destination}` : 'dropped (no destination)'}`,
+    );
+    if (!destination) return;
+    const event = buildMskEvent(
+      records.map((p) => p.record),
+      { bootstrapServers: this.options.bootstrapBrokers.join(','), clusterArn: this.options.clusterArn },
+    );
+    for (;;) {
+      try {
+        await destination.deliver({
+          partition: id,
+          functionArn: this.settings.functionArn,
+          condition,
+          approximateInvokeCount,
+          lastResponse: approximateInvokeCount > 0 ? { functionError } : undefined,
+          event,
+          at: new Date(),
+        });
+        this.stats.delivered += records.length;
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        this.note(`${id}: delivery to ${destination.destination} failed: ${(error as Error).message}`);
+        await sleep(this.settings.retryBackoffMs);
+      }
+    }
+  }
+
+  /** Invokes the handler once with the batch; what came of it for this partition. */
+  private async invoke(id: string, batch: Pending[]): Promise<InvocationOutcome> {
     const s = this.settings;
     const deadline = Date.now() + s.timeoutMs;
     this.stats.invocations++;
@@ -269,7 +406,7 @@ export class LocalEventSourceMapping {
     const started = performance.now();
     const event = buildMskEvent(
       batch.map((p) => p.record),
-      { bootstrapServers: this.options.bootstrapBrokers.join(',') },
+      { bootstrapServers: this.options.bootstrapBrokers.join(','), clusterArn: this.options.clusterArn },
     );
     try {
       const { invoker, handler } = this.options;
@@ -297,26 +434,12 @@ export class LocalEventSourceMapping {
     this.stats.handlerMs += performance.now() - started;
     if (failed) {
       this.stats.failedInvocations++;
-      await sleep(s.retryBackoffMs);
-      return batch; // a function error: the whole batch again
+      return { kind: 'function-error' };
     }
     const failure = response?.batchItemFailures?.find((f) => f.itemIdentifier.partition === id);
-    if (!failure) {
-      this.commit(id, batch);
-      return [];
-    }
+    if (!failure) return { kind: 'succeeded' };
     this.stats.partialResponses++;
-    const at = batch.findIndex((p) => p.record.offset === failure.itemIdentifier.offset);
-    await sleep(s.retryBackoffMs);
-    if (at < 0) return batch; // an offset not in the batch: AWS retries the whole batch
-    // By offset, not by position: what precedes the failure in the partition is done, the rest is retried, whatever
-    // order the batch was queued in.
-    const failedAt = failure.itemIdentifier.offset;
-    this.commit(
-      id,
-      batch.filter((p) => p.record.offset < failedAt),
-    );
-    return batch.filter((p) => p.record.offset >= failedAt);
+    return { kind: 'partial', offset: failure.itemIdentifier.offset };
   }
 
   /**
