@@ -11,6 +11,7 @@ import { buildFunction, type FunctionName } from './build';
 import { DEMO_SEGMENT_RULES, DEMO_TOPICS, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { RieInvoker } from './lambda/invoker';
+import { createLocalFailureDestination } from './lambda/local-environment';
 import { prepareLocalLambdaApp } from './lambda/local-lambda';
 import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
@@ -129,18 +130,31 @@ async function main() {
           METRICS_FLUSH_INTERVAL_MS: '1000',
         },
       });
-      console.log(`${fn.name}: under the Runtime Interface Emulator, consuming ${fn.topic} as group ${fn.name}`);
+      if (!definition) throw new Error(`the template has no ${fn.name}`);
+      // The mapping as the template deploys it: batch size and window, retries, record age, split, destination.
+      const { batchSize, batchingWindowMs, controls, onFailure: kind } = definition.mapping;
+      const onFailure = kind ? await createLocalFailureDestination(kind, stack, `${RUN}-${fn.name}`) : undefined;
+      console.log(
+        `${fn.name}: under the Runtime Interface Emulator, consuming ${fn.topic} as group ${fn.name}; retries ${controls.maximumRetryAttempts}, on failure ${onFailure?.destination.destination ?? 'none'}`,
+      );
       mappings.push({
         ...fn,
         // The mapping's own timeout is a backstop one second past the function's, which the emulator enforces.
         esm: new LocalEventSourceMapping({
           ...mapping,
           invoker,
-          settings: { batchSize: 500, timeoutMs: ((definition?.timeoutSeconds ?? 60) + 1) * 1000 },
+          settings: {
+            batchSize,
+            batchingWindowMs,
+            controls,
+            onFailure: onFailure?.destination,
+            timeoutMs: (definition.timeoutSeconds + 1) * 1000,
+          },
         }),
         flush: async () => {
           await invoker.invokeEach(empty);
           await invoker.close();
+          await onFailure?.close();
         },
       });
       continue;

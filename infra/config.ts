@@ -61,7 +61,13 @@ const functionSchema = z
     startingPositionTimestamp: z.int().positive().optional(),
     /** Provisioned mode: required by the error-handling controls below (retries, bisect, record age, partial). */
     provisionedPollers: pollers.optional(),
-    retryAttempts: z.int().min(-1).max(10_000).default(10),
+    /**
+     * -1 (AWS's default): a failed batch is retried until it succeeds, and the partition waits. The function
+     * dead-letters poison itself, so a batch fails only on a transient failure (Scylla, the registry): any finite
+     * budget, or an on-failure destination (which caps -1 at 10), sends a long outage's records out of the pipeline.
+     * The synth warns about both (README, "Riding out an outage").
+     */
+    retryAttempts: z.int().min(-1).max(10_000).default(-1),
     bisectBatchOnError: z.boolean().default(false),
     /** -1: no limit. */
     maxRecordAgeSeconds: z
@@ -199,8 +205,16 @@ const configSchema = z
         z.object({ sink: z.literal('kafka'), topic: topicName, bootstrapServers: z.array(hostPort).min(1) }),
       ])
       .default({ sink: 'scylla' }),
-    /** Where the ESM sends batches that exhausted their retries: S3 keeps the records themselves. */
-    esmFailureDestination: z.enum(['s3', 'sqs', 'none']).default('s3'),
+    /**
+     * Where the ESM sends batches that exhausted their retries or record age: S3 keeps the records themselves. None by
+     * default: with one, AWS applies at most 10 retries even to `retryAttempts: -1`, so an outage diverts records.
+     */
+    esmFailureDestination: z.enum(['s3', 'sqs', 'none']).default('none'),
+    /**
+     * The longest outage of Scylla or the registry the pipeline must ride out with every record staying on its path
+     * (stalled, then caught up): the synth warns about a record age shorter than it.
+     */
+    rideOutOutageMinutes: z.int().min(1).max(10_080).default(10),
     metrics: z
       .object({
         namespace: z.string().min(1).default('KafkaProcessors'),
@@ -325,6 +339,31 @@ const configSchema = z
         message: 'means TLS with no CA secret: it needs tls: true and no tlsCaSecretArn',
       });
   });
+
+/**
+ * What in a configuration can send a function's records out of the pipeline on a transient failure (an outage),
+ * one sentence each: a finite retry budget, an on-failure destination (it caps infinite retries at 10, AWS "Kafka
+ * on-failure destinations"), a record age shorter than the outage to ride out.
+ */
+export function transientDiversions(config: PipelineConfig): string[] {
+  const warnings: string[] = [];
+  const destination =
+    config.esmFailureDestination === 'none'
+      ? 'dropped by the mapping (no on-failure destination)'
+      : `sent to the ${config.esmFailureDestination} on-failure destination`;
+  for (const [name, f] of Object.entries(config.functions)) {
+    const retries = f.retryAttempts === -1 && config.esmFailureDestination !== 'none' ? 10 : f.retryAttempts;
+    if (retries !== -1)
+      warnings.push(
+        `${name}: an outage that outlasts ${retries + 1} invocations of a batch has its records ${destination}, out of order and out of the pipeline${f.retryAttempts === -1 ? ' (AWS caps infinite retries at 10 with a destination)' : ''}`,
+      );
+    if (f.maxRecordAgeSeconds !== -1 && f.maxRecordAgeSeconds < config.rideOutOutageMinutes * 60)
+      warnings.push(
+        `${name}: records older than ${f.maxRecordAgeSeconds} s are ${destination}, shorter than the ${config.rideOutOutageMinutes}-minute outage to ride out (rideOutOutageMinutes)`,
+      );
+  }
+  return warnings;
+}
 
 /** Lambda keeps this many executions of the account's quota unreserved ("Configuring reserved concurrency"). */
 export const UNRESERVED_MINIMUM = 100;

@@ -19,7 +19,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FUNCTIONS } from '../dev/build';
-import { type PipelineConfig, reservedTotal, UNRESERVED_MINIMUM } from './config';
+import { type PipelineConfig, reservedTotal, transientDiversions, UNRESERVED_MINIMUM } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
 import { grantSecretKeyDecrypt, mskResourceArn, Processor } from './processor';
@@ -178,6 +178,9 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'ScyllaCredentialsSecretArn', { value: scyllaCredentials.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
     if (deadLetterQueue) new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
+
+    for (const warning of transientDiversions(config))
+      Annotations.of(this).addWarningV2('pipeline:transientDiversion', warning);
 
     const reserved = reservedTotal(config);
     if (reserved > (config.lambdaConcurrencyQuota - UNRESERVED_MINIMUM) / 2)

@@ -1,5 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ensureTopics } from '../demo/stream';
+import {
+  type FailureDestination,
+  KafkaFailureDestination,
+  S3FailureDestination,
+  SnsFailureDestination,
+  SqsFailureDestination,
+} from '../esm/destinations';
 import type { StackEndpoints } from '../stack/config';
 import { LambdaRunError } from './errors';
 import type { FunctionDefinition } from './template';
@@ -19,7 +28,7 @@ export interface LocalResources {
 }
 
 /** Region and credentials Lambda gives a function (its execution role's), here the emulator's. */
-const LOCAL_AWS = { region: 'eu-west-1', accessKeyId: 'test', secretAccessKey: 'test' };
+const LOCAL_AWS = { region: 'eu-west-1' as const, accessKeyId: 'test', secretAccessKey: 'test' };
 
 export async function createLocalResources(endpoints: StackEndpoints, name: string): Promise<LocalResources> {
   const client = { endpoint: endpoints.awsEndpoint, region: LOCAL_AWS.region, credentials: LOCAL_AWS };
@@ -98,4 +107,47 @@ export function localEnvironment(
     },
     replaced,
   };
+}
+
+/**
+ * The template's on-failure destination, made in the local world: a bucket, queue or topic in the AWS emulator, or
+ * a topic on the local broker, named after the run. What the mapping delivers there can then be read and replayed.
+ */
+export async function createLocalFailureDestination(
+  kind: NonNullable<FunctionDefinition['mapping']['onFailure']>,
+  endpoints: StackEndpoints,
+  name: string,
+): Promise<{ destination: FailureDestination; close(): Promise<void> }> {
+  const client = { endpoint: endpoints.awsEndpoint, region: LOCAL_AWS.region, credentials: LOCAL_AWS };
+  const resource = `${name}-failed-batches`.toLowerCase().replaceAll('_', '-');
+  if (kind === 's3') {
+    const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    const s3 = new S3Client({ ...client, forcePathStyle: true });
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: resource,
+        CreateBucketConfiguration: { LocationConstraint: LOCAL_AWS.region },
+      }),
+    );
+    return { destination: new S3FailureDestination(s3, resource, randomUUID()), close: async () => s3.destroy() };
+  }
+  if (kind === 'sqs') {
+    const sqs = new SQSClient(client);
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: resource }));
+    const queueArn = `arn:aws:sqs:${LOCAL_AWS.region}:000000000000:${resource}`;
+    return {
+      destination: new SqsFailureDestination(sqs, queue.QueueUrl ?? '', queueArn),
+      close: async () => sqs.destroy(),
+    };
+  }
+  if (kind === 'sns') {
+    const { SNSClient, CreateTopicCommand } = await import('@aws-sdk/client-sns');
+    const sns = new SNSClient(client);
+    const topic = await sns.send(new CreateTopicCommand({ Name: resource }));
+    return { destination: new SnsFailureDestination(sns, topic.TopicArn ?? ''), close: async () => sns.destroy() };
+  }
+  const { Producer } = await import('@platformatic/kafka');
+  await ensureTopics([endpoints.kafkaBootstrap], [resource], 1);
+  const producer = new Producer({ clientId: resource, bootstrapBrokers: [endpoints.kafkaBootstrap] });
+  return { destination: new KafkaFailureDestination(producer, resource), close: () => producer.close() };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FUNCTIONS, type FunctionName } from '../build';
+import type { MappingSettings } from '../esm/runner';
 import { REPO_ROOT } from '../stack/config';
 import { LambdaRunError } from './errors';
 
@@ -26,6 +27,84 @@ export interface FunctionDefinition {
   deployTimeValues: Record<string, unknown>;
   /** `cdk.out/asset.<hash>`: the directory CDK zips and uploads, extracted by Lambda into /var/task. */
   assetDir: string;
+  /** Its Kafka event-source mapping, as the template deploys it. */
+  mapping: MappingDefinition;
+}
+
+/**
+ * A function's `AWS::Lambda::EventSourceMapping` as Lambda reads it: a property the template leaves out takes AWS's
+ * default (for a Kafka mapping: BatchSize 100, a 500 ms batching window, retries -1 = infinite, no record age limit,
+ * no split; "CreateEventSourceMapping", lambda/latest/api).
+ */
+export interface MappingDefinition {
+  topic: string;
+  batchSize: number;
+  batchingWindowMs: number;
+  controls: MappingSettings['controls'];
+  reportBatchItemFailures: boolean;
+  /** The kind of DestinationConfig.OnFailure's target, read from its ARN or the resource it refers to. */
+  onFailure?: 's3' | 'sqs' | 'sns' | 'kafka';
+}
+
+interface MappingResource {
+  Type: string;
+  Properties: {
+    Topics?: string[];
+    BatchSize?: number;
+    MaximumBatchingWindowInSeconds?: number;
+    MaximumRetryAttempts?: number;
+    MaximumRecordAgeInSeconds?: number;
+    BisectBatchOnFunctionError?: boolean;
+    FunctionResponseTypes?: string[];
+    DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+    Tags?: { Key: string; Value: string }[];
+  };
+}
+
+const DESTINATION_TYPES: Record<string, MappingDefinition['onFailure']> = {
+  'AWS::S3::Bucket': 's3',
+  'AWS::SQS::Queue': 'sqs',
+  'AWS::SNS::Topic': 'sns',
+};
+
+/** What kind of destination a DestinationConfig names: a literal ARN or `kafka://`, or a Ref/GetAtt of a resource. */
+function destinationKind(
+  destination: unknown,
+  resources: Record<string, { Type: string }>,
+): MappingDefinition['onFailure'] {
+  if (destination === undefined || destination === '') return undefined;
+  if (typeof destination === 'string') {
+    if (destination.startsWith('kafka://')) return 'kafka';
+    const service = destination.split(':')[2];
+    if (service === 's3' || service === 'sqs' || service === 'sns') return service;
+  } else {
+    const ref = destination as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+    const logicalId = ref.Ref ?? ref['Fn::GetAtt']?.[0];
+    const kind = logicalId ? DESTINATION_TYPES[resources[logicalId]?.Type ?? ''] : undefined;
+    if (kind) return kind;
+  }
+  throw new LambdaRunError(
+    'LAMBDA_TEMPLATE_INVALID',
+    `an on-failure destination of no known kind: ${JSON.stringify(destination)}`,
+  );
+}
+
+function mappingOf(resource: MappingResource, resources: Record<string, { Type: string }>): MappingDefinition {
+  const p = resource.Properties;
+  const [topic] = p.Topics ?? [];
+  if (!topic) throw new LambdaRunError('LAMBDA_TEMPLATE_INVALID', 'an event-source mapping with no topic');
+  return {
+    topic,
+    batchSize: p.BatchSize ?? 100,
+    batchingWindowMs: p.MaximumBatchingWindowInSeconds === undefined ? 500 : p.MaximumBatchingWindowInSeconds * 1000,
+    controls: {
+      maximumRetryAttempts: p.MaximumRetryAttempts ?? -1,
+      maximumRecordAgeSeconds: p.MaximumRecordAgeInSeconds ?? -1,
+      bisectBatchOnFunctionError: p.BisectBatchOnFunctionError ?? false,
+    },
+    reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+    onFailure: destinationKind(p.DestinationConfig?.OnFailure?.Destination, resources),
+  };
 }
 
 /** Runs `cdk synth` (the CLI, the project's cdk.json) into `outdir`; resolves to the cloud assembly directory. */
@@ -77,6 +156,12 @@ export function readFunctions(cloudAssembly: string): Map<FunctionName, Function
       `${cloudAssembly}: expected one stack, found ${templates.length}`,
     );
   const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, LambdaResource> };
+  const mappings = new Map<string, MappingDefinition>();
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const tagged = (resource as MappingResource).Properties.Tags?.find((t) => t.Key === 'processor')?.Value;
+    if (tagged) mappings.set(tagged, mappingOf(resource as MappingResource, template.Resources));
+  }
 
   const functions = new Map<FunctionName, FunctionDefinition>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
@@ -85,10 +170,11 @@ export function readFunctions(cloudAssembly: string): Map<FunctionName, Function
     const processor = p.Tags?.find((t) => t.Key === 'processor')?.Value as FunctionName | undefined;
     if (!processor || !FUNCTIONS.includes(processor)) continue; // CDK's own helper functions, if any
     const asset = resource.Metadata?.['aws:asset:path'];
-    if (typeof asset !== 'string' || !p.Handler || !p.Runtime || !p.Timeout || !p.MemorySize)
+    const mapping = mappings.get(processor);
+    if (typeof asset !== 'string' || !p.Handler || !p.Runtime || !p.Timeout || !p.MemorySize || !mapping)
       throw new LambdaRunError(
         'LAMBDA_TEMPLATE_INVALID',
-        `${templateFile}: ${logicalId} lacks its asset path, Handler, Runtime, Timeout or MemorySize`,
+        `${templateFile}: ${logicalId} lacks its asset path, Handler, Runtime, Timeout, MemorySize or event-source mapping`,
       );
     const environment: Record<string, string> = {};
     const deployTimeValues: Record<string, unknown> = {};
@@ -108,6 +194,7 @@ export function readFunctions(cloudAssembly: string): Map<FunctionName, Function
       environment,
       deployTimeValues,
       assetDir: path.join(cloudAssembly, asset),
+      mapping,
     });
   }
   for (const name of FUNCTIONS)

@@ -8,7 +8,8 @@ import { buildFunction, FUNCTIONS } from '../../../dev/build';
 import { cdkSynth, readFunctions } from '../../../dev/lambda/template';
 import { loadStackConfig } from '../../../dev/stack/config';
 import { cfnLintBinary } from '../../../dev/stack/stack';
-import { exampleConfig, synthesize } from './synth';
+import { ENVIRONMENTS_DIR } from '../../../infra/config';
+import { synthesize, withFailedBatchesTo } from './synth';
 
 /** cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational. */
 const ERRORS = 2;
@@ -50,17 +51,35 @@ describe('the deployed bundles', () => {
   }, 120_000);
 });
 
+describe('the event-source mappings, as the local mapping reads them from the template', () => {
+  it("gives each function its deployed batch settings and controls, AWS's defaults where the template is silent", () => {
+    const example = JSON.parse(readFileSync(path.join(ENVIRONMENTS_DIR, 'example.json'), 'utf8'));
+    for (const [name, definition] of readFunctions(cli)) {
+      expect(definition.mapping).toEqual({
+        topic: example.functions[name].topic,
+        batchSize: example.functions[name].batchSize,
+        batchingWindowMs: 1_000,
+        // Infinite retries and no record age: the template leaves both out, which AWS reads as -1.
+        controls: { maximumRetryAttempts: -1, maximumRecordAgeSeconds: -1, bisectBatchOnFunctionError: false },
+        reportBatchItemFailures: true,
+        onFailure: undefined,
+      });
+    }
+    const withS3 = readFunctions(synthesize(withFailedBatchesTo('s3'), undefined, { assetMetadata: true }).outdir);
+    expect(withS3.get('segment-builder')?.mapping.onFailure).toBe('s3');
+  });
+});
+
 describe('cfn-lint over the synthesized templates', () => {
-  it('finds no error in what `cdk synth` writes (the CLI, offline) nor in the self-managed Kafka variant', async () => {
-    const selfManaged = exampleConfig();
+  it('finds no error in what `cdk synth` writes (the CLI, offline), nor with failed batches to S3, nor in the self-managed Kafka variant', async () => {
+    const selfManaged = withFailedBatchesTo('sqs');
     selfManaged.kafka = {
       type: 'self-managed',
       bootstrapServers: ['b-1.kafka.internal:9096'],
       secretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:kafka-scram-AbCdEf',
     };
-    selfManaged.esmFailureDestination = 'sqs';
-    Object.assign(selfManaged.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
-    for (const outdir of [cli, synthesize(selfManaged).outdir]) {
+    const variants = [synthesize(withFailedBatchesTo('s3')).outdir, synthesize(selfManaged).outdir];
+    for (const outdir of [cli, ...variants]) {
       const templates = readdirSync(outdir).filter((file) => file.endsWith('.template.json'));
       expect(templates.length).toBeGreaterThan(0);
       for (const template of templates) {

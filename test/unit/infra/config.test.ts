@@ -21,11 +21,13 @@ describe('pipeline config', () => {
       timeoutSeconds: 120,
       batchingWindowSeconds: 1,
       startingPosition: 'TRIM_HORIZON',
-      retryAttempts: 10,
+      retryAttempts: -1,
       reportBatchItemFailures: true,
       maxInFlight: 128,
     });
     expect(config.metrics.namespace).toBe('KafkaProcessors');
+    expect(config.esmFailureDestination).toBe('none');
+    expect(config.rideOutOutageMinutes).toBe(10);
   });
 
   it('names the file and the path of every bad value', () => {

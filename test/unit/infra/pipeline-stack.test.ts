@@ -4,7 +4,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../../dev/build';
 import { REPORT_FIELDS } from '../../../infra/observability';
-import { dashboardBody, exampleConfig, type Synthesized, synthesize } from './synth';
+import { dashboardBody, exampleConfig, type Synthesized, synthesize, withFailedBatchesTo } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -16,15 +16,6 @@ const statements = (s: Synthesized): Statement[] =>
     ([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
   );
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-/** The example with failed batches to SQS, the VPC's DNS attributes and the cluster's security group stated. */
-function sqsDestination() {
-  const raw = exampleConfig();
-  raw.esmFailureDestination = 'sqs';
-  Object.assign(raw.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
-  Object.assign(raw.kafka, { securityGroupIds: ['sg-0c1d2e3f4a5b60701'] });
-  return raw;
-}
 
 describe('the pipeline stack (example environment)', () => {
   let synth: Synthesized;
@@ -73,7 +64,7 @@ describe('the pipeline stack (example environment)', () => {
     synth.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('maps each function to its MSK topic: own consumer group, provisioned pollers, partial batch responses, failed batches to S3', () => {
+  it('maps each function to its MSK topic: own consumer group, provisioned pollers, partial batch responses, retried until it succeeds', () => {
     const config = exampleConfig();
     for (const name of FUNCTIONS) {
       const f = config.functions[name] as { topic: string; batchSize: number; provisionedPollers: object };
@@ -85,20 +76,32 @@ describe('the pipeline stack (example environment)', () => {
         BatchSize: f.batchSize,
         MaximumBatchingWindowInSeconds: 1,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        MaximumRetryAttempts: 10,
+        // AWS's -1 (infinite) is CloudFormation's absent property; no destination, which would cap it at 10.
+        MaximumRetryAttempts: Match.absent(),
+        MaximumRecordAgeInSeconds: Match.absent(),
+        DestinationConfig: Match.absent(),
         BisectBatchOnFunctionError: false,
         ProvisionedPollerConfig: {
           MinimumPollers: (f.provisionedPollers as { minimum: number }).minimum,
           MaximumPollers: (f.provisionedPollers as { maximum: number }).maximum,
         },
-        DestinationConfig: {
-          OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedBatches'), 'Arn'] } },
-        },
         MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
       });
     }
     synth.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
-    synth.template.hasResourceProperties('AWS::S3::Bucket', {
+    synth.template.resourceCountIs('AWS::S3::Bucket', 0);
+    // Nothing in the example can send a record out of the pipeline on an outage: no warning.
+    expect(Annotations.fromStack(synth.stack).findWarning('*', Match.stringLikeRegexp('outage'))).toEqual([]);
+  });
+
+  it('with an S3 destination, sends batches out of retries to a private bucket, and warns that an outage diverts records', () => {
+    const s3 = synthesize(withFailedBatchesTo('s3'));
+    s3.template.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedBatches'), 'Arn'] } },
+      },
+    });
+    s3.template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: Match.anyValue(),
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -107,6 +110,37 @@ describe('the pipeline stack (example environment)', () => {
         RestrictPublicBuckets: true,
       },
     });
+    // What Lambda needs (PutObject, ListBucket), not the read/write/delete of S3OnFailureDestination.
+    const granted = statements(s3)
+      .filter((s) => actions(s).some((a) => a.startsWith('s3:')))
+      .flatMap(actions);
+    expect(new Set(granted)).toEqual(new Set(['s3:PutObject', 's3:ListBucket']));
+    const warnings = Annotations.fromStack(s3.stack)
+      .findWarning('*', Match.anyValue())
+      .map((w) => String(w.entry.data));
+    for (const name of FUNCTIONS)
+      expect(warnings).toContainEqual(
+        expect.stringContaining(
+          `${name}: an outage that outlasts 11 invocations of a batch has its records sent to the s3 on-failure destination`,
+        ),
+      );
+  });
+
+  it('warns about a finite retry budget with no destination (records dropped) and a record age under the outage to ride out', () => {
+    const raw = exampleConfig();
+    raw.functions['segment-builder'].retryAttempts = 3;
+    raw.functions['identity-linker'].maxRecordAgeSeconds = 300;
+    const warnings = Annotations.fromStack(synthesize(raw).stack)
+      .findWarning('*', Match.anyValue())
+      .map((w) => String(w.entry.data));
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'identity-linker: records older than 300 s are dropped by the mapping (no on-failure destination), shorter than the 10-minute outage to ride out',
+      ),
+      expect.stringContaining(
+        'segment-builder: an outage that outlasts 4 invocations of a batch has its records dropped by the mapping',
+      ),
+    ]);
   });
 
   it('grants no IAM action on Resource "*", and MSK IAM access only to its cluster, its topic and its group', () => {
@@ -129,9 +163,8 @@ describe('the pipeline stack (example environment)', () => {
           `arn:aws:kafka:eu-west-1:111122223333:group/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/pipeline-example-${name}`,
       ),
     );
-    // The failed-batch bucket: what Lambda needs (PutObject, ListBucket), not the read/write/delete of S3OnFailureDestination.
-    const s3 = all.filter((s) => actions(s).some((a) => a.startsWith('s3:'))).flatMap(actions);
-    expect(new Set(s3)).toEqual(new Set(['s3:PutObject', 's3:ListBucket']));
+    // No failed-batch bucket in the example: no S3 action at all.
+    expect(all.filter((s) => actions(s).some((a) => a.startsWith('s3:')))).toEqual([]);
     // Secrets: read the Scylla credentials, nothing else.
     const secretActions = all.filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:'))).flatMap(actions);
     expect(new Set(secretActions)).toEqual(new Set(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']));
@@ -246,7 +279,7 @@ describe('the pipeline stack (example environment)', () => {
 describe('a first deploy in a fresh account', () => {
   let synth: Synthesized;
   beforeAll(() => {
-    synth = synthesize();
+    synth = synthesize(withFailedBatchesTo('s3'));
   }, 120_000);
   const template = () => synth.template.toJSON() as { Resources: Record<string, Resource & Record<string, unknown>> };
 
@@ -291,7 +324,7 @@ describe('a first deploy in a fresh account', () => {
     expect(endpoint?.Properties.RouteTableIds).toEqual(exampleConfig().vpc.kafkaRouteTableIds);
     expect(endpoint?.Properties.RouteTableIds).not.toEqual(exampleConfig().vpc.privateRouteTableIds);
 
-    const missing = exampleConfig();
+    const missing = withFailedBatchesTo('s3');
     delete missing.vpc.kafkaRouteTableIds;
     expect(() => synthesize(missing)).toThrow(/vpc\.kafkaRouteTableIds: is required to create the S3 gateway endpoint/);
     // A route table holds one S3 gateway route: when the cluster's already have one, the VPC has the endpoint.
@@ -299,7 +332,7 @@ describe('a first deploy in a fresh account', () => {
     expect(resources(synthesize(missing), 'AWS::EC2::VPCEndpoint')).toEqual([]);
 
     // Self-managed Kafka: the mapping runs in the functions' subnets, so their route tables carry the route.
-    const selfManaged = exampleConfig();
+    const selfManaged = withFailedBatchesTo('s3');
     selfManaged.kafka = {
       type: 'self-managed',
       bootstrapServers: ['b-1.kafka.internal:9096'],
@@ -310,7 +343,7 @@ describe('a first deploy in a fresh account', () => {
   });
 
   it("creates the SQS endpoint with private DNS only in a VPC stated to resolve it, open to HTTPS from the cluster's groups only", () => {
-    const unstated = sqsDestination();
+    const unstated = withFailedBatchesTo('sqs');
     delete unstated.vpc.enableDnsSupport;
     unstated.vpc.enableDnsHostnames = false;
     delete unstated.kafka.securityGroupIds;
@@ -326,7 +359,7 @@ describe('a first deploy in a fresh account', () => {
     expect(error).toMatch(/vpc\.enableDnsHostnames: must be true/);
     expect(error).toMatch(/kafka\.securityGroupIds: is required to create the SQS endpoint/);
 
-    const stated = synthesize(sqsDestination());
+    const stated = synthesize(withFailedBatchesTo('sqs'));
     const ingress = resources(stated, 'AWS::EC2::SecurityGroupIngress').filter(
       ([, r]) => r.Properties.FromPort === 443,
     );
@@ -342,7 +375,7 @@ describe('a first deploy in a fresh account', () => {
       DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
     });
-    const stated = synthesize(sqsDestination()); // the failed-batch queue too
+    const stated = synthesize(withFailedBatchesTo('sqs')); // the failed-batch queue too
     stated.template.resourceCountIs('AWS::SQS::Queue', 2);
     stated.template.allResources('AWS::SQS::Queue', {
       DeletionPolicy: 'RetainExceptOnCreate',
@@ -387,7 +420,7 @@ describe('a first deploy in a fresh account', () => {
       RouteTableIds: ['rtb-0f9e8d7c6b5a40311', 'rtb-0f9e8d7c6b5a40322', 'rtb-0f9e8d7c6b5a40333'],
     });
 
-    const sqs = sqsDestination();
+    const sqs = withFailedBatchesTo('sqs');
     synthesize(sqs).template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
       ServiceName: 'com.amazonaws.eu-west-1.sqs',
@@ -395,10 +428,10 @@ describe('a first deploy in a fresh account', () => {
       SubnetIds: ['subnet-0a1b2c3d4e5f60711', 'subnet-0a1b2c3d4e5f60722', 'subnet-0a1b2c3d4e5f60733'],
     });
 
-    const silent = exampleConfig();
-    delete (silent.vpc as Record<string, unknown>).onFailureEndpoint;
+    const silent = withFailedBatchesTo('s3');
+    delete silent.vpc.onFailureEndpoint;
     expect(() => synthesize(silent)).toThrow(/vpc\.onFailureEndpoint: is required with esmFailureDestination s3/);
-    (silent.vpc as Record<string, unknown>).onFailureEndpoint = 'exists';
+    silent.vpc.onFailureEndpoint = 'exists';
     expect(resources(synthesize(silent), 'AWS::EC2::VPCEndpoint')).toEqual([]);
   });
 
@@ -535,7 +568,7 @@ describe('cdk-nag', () => {
 
 describe('the self-managed Kafka variant', () => {
   it('polls the brokers through the VPC with SASL/SCRAM and gets no MSK permissions', () => {
-    const raw = exampleConfig();
+    const raw = withFailedBatchesTo('sqs');
     raw.kafka = {
       type: 'self-managed',
       bootstrapServers: ['b-1.kafka.internal:9096', 'b-2.kafka.internal:9096'],
@@ -544,8 +577,6 @@ describe('the self-managed Kafka variant', () => {
       secretKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
     };
     raw.deadLetters = { sink: 'scylla' };
-    raw.esmFailureDestination = 'sqs';
-    Object.assign(raw.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
     raw.metrics = { remoteWrite: { target: 'url', url: 'https://prometheus.internal/api/v1/write' } };
     const synth = synthesize(raw);
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { ASSET_RESOURCE_METADATA_ENABLED_CONTEXT, BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { addPipelineStack } from '../../../infra/app';
 import { ENVIRONMENTS_DIR, parsePipelineConfig } from '../../../infra/config';
 import type { PipelineStack } from '../../../infra/pipeline-stack';
@@ -20,6 +20,21 @@ export function exampleConfig(): RawConfig {
   return JSON.parse(readFileSync(path.join(ENVIRONMENTS_DIR, 'example.json'), 'utf8'));
 }
 
+/**
+ * The example with an on-failure destination for the mappings' failed batches, and what its VPC endpoint needs: the
+ * VPC's DNS attributes and the cluster's security group stated (SQS). The example itself has none: it rides out
+ * outages with infinite retries.
+ */
+export function withFailedBatchesTo(kind: 's3' | 'sqs', raw: RawConfig = exampleConfig()): RawConfig {
+  raw.esmFailureDestination = kind;
+  raw.vpc.onFailureEndpoint = 'create';
+  if (kind === 'sqs') {
+    Object.assign(raw.vpc, { enableDnsSupport: true, enableDnsHostnames: true });
+    Object.assign(raw.kafka, { securityGroupIds: ['sg-0c1d2e3f4a5b60701'] });
+  }
+  return raw;
+}
+
 export interface Synthesized {
   stack: PipelineStack;
   template: Template;
@@ -33,9 +48,17 @@ export interface Synthesized {
  * loaded machine) and blocked the test worker's event loop past vitest's 60 s RPC timeout. The assets' hashes are
  * then made up by CDK; the test that checks the deployed bundles runs the CLI (`cdkSynth`, a child process awaited).
  */
-export function synthesize(raw: unknown = exampleConfig(), amend?: (stack: PipelineStack) => void): Synthesized {
+export function synthesize(
+  raw: unknown = exampleConfig(),
+  amend?: (stack: PipelineStack) => void,
+  /** The resources' asset metadata, as the CLI writes it (dev/lambda/template.ts reads it); off for snapshots. */
+  options: { assetMetadata?: boolean } = {},
+): Synthesized {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
-  const app = new App({ outdir, context: { [BUNDLING_STACKS]: [] } });
+  const app = new App({
+    outdir,
+    context: { [BUNDLING_STACKS]: [], [ASSET_RESOURCE_METADATA_ENABLED_CONTEXT]: options.assetMetadata ?? false },
+  });
   const stack = addPipelineStack(app, parsePipelineConfig(raw, 'test config'), 'test');
   amend?.(stack);
   const assembly = app.synth();
