@@ -122,6 +122,20 @@ export class Observability extends Construct {
       const throttles = fn.metricThrottles({ period: PERIOD, statistic: 'Sum' });
       const offsetLag = fn.metric('OffsetLag', { period: PERIOD, statistic: 'Maximum' });
       const deadLetters = emf('dead_letters', 'Sum');
+      // The mapping's own EventCount group (MetricsConfig), by EventSourceMappingUUID (AWS, "Lambda metrics types",
+      // event source mapping metrics): records it gave up on, sent to the on-failure destination or dropped.
+      const mappingMetric = (metricName: string) =>
+        new Metric({
+          namespace: 'AWS/Lambda',
+          metricName,
+          statistic: 'Sum',
+          period: PERIOD,
+          dimensionsMap: { EventSourceMappingUUID: processor.eventSourceMappingId },
+        });
+      const diverted = mappingMetric('OnFailureDestinationDeliveredEventCount');
+      const dropped = mappingMetric('DroppedEventCount');
+      // Records a partial response sent back to the mapping: a partition that keeps retrying is stalled.
+      const retriedLater = emf('records', 'Sum', { stage: 'retried_later' });
       // Lambda's own peak memory per invocation, read from its REPORT line ("REPORT RequestId: <id> Duration: <n> ms
       // Billed Duration: <n> ms Memory Size: <n> MB Max Memory Used: <n> MB ..."; text log format) by position.
       const maxMemoryUsed = new MetricFilter(this, `${processor.node.id}MaxMemoryUsed`, {
@@ -212,6 +226,12 @@ export class Observability extends Construct {
           width: 6,
         }),
         new GraphWidget({
+          title: 'Records the mapping gave up on; records retried later (right)',
+          left: [diverted.with({ label: 'to the on-failure destination' }), dropped.with({ label: 'dropped' })],
+          right: [retriedLater.with({ label: 'retried later (partial responses)' })],
+          width: 8,
+        }),
+        new GraphWidget({
           title: 'Statement errors by kind and type, retries by kind',
           left: [
             new MathExpression({
@@ -272,6 +292,44 @@ export class Observability extends Construct {
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      alarm(
+        'records-left-pipeline',
+        'The event-source mapping sent records to its on-failure destination or dropped them: they are out of the pipeline (redrive them with npm run dlq)',
+        {
+          metric: new MathExpression({
+            expression: 'FILL(diverted, 0) + FILL(dropped, 0)',
+            usingMetrics: {
+              diverted: diverted.with({ period: Duration.minutes(5) }),
+              dropped: dropped.with({ period: Duration.minutes(5) }),
+            },
+            period: Duration.minutes(5),
+            label: 'records out of the pipeline',
+          }),
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        },
+      );
+      alarm(
+        'partitions-retrying',
+        'Partial batch responses for 15 minutes in a row: a partition is stalled on Scylla or the registry',
+        {
+          metric: retriedLater,
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 15,
+          datapointsToAlarm: 15,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        },
+      );
+      alarm('not-invoked', `No invocation for 30 minutes: the mapping of ${processor.topic} is not delivering`, {
+        metric: invocations.with({ period: Duration.minutes(30) }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.BREACHING,
       });
       alarm('throttles', 'Invocations were throttled: raise reserved concurrency or lower pollers', {
         metric: throttles.with({ period: Duration.minutes(5) }),

@@ -4,6 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
   type CfnFunction,
+  EventSourceMapping,
   type IEventSourceDlq,
   type IFunction,
   Function as LambdaFunction,
@@ -56,6 +57,8 @@ export class Processor extends Construct {
   readonly topic: string;
   readonly memorySizeMb: number;
   readonly timeoutSeconds: number;
+  /** The event-source mapping's UUID: the `EventSourceMappingUUID` dimension of its own metrics. */
+  readonly eventSourceMappingId: string;
 
   constructor(scope: Construct, id: string, props: ProcessorProps) {
     super(scope, id);
@@ -111,6 +114,10 @@ export class Processor extends Construct {
     // Which processor a function runs, for cost allocation and for tools reading the template (dev/lambda/).
     Tags.of(this.function).add('processor', props.processor);
     this.function.addEventSource(this.eventSource(props));
+    // The Kafka sources add an EventSourceMapping under the function; the self-managed one does not expose it.
+    const mapping = this.function.node.children.find((c): c is EventSourceMapping => c instanceof EventSourceMapping);
+    if (!mapping) throw new Error(`${functionName}: no event-source mapping was created`);
+    this.eventSourceMappingId = mapping.eventSourceMappingId;
     const kafka = props.kafka;
     const keyArn = kafka.type === 'msk' ? kafka.saslScramSecretKeyArn : kafka.secretKeyArn;
     if (keyArn) grantSecretKeyDecrypt(this.function, keyArn);

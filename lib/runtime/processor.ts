@@ -291,6 +291,9 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         definition.prepare ? await definition.prepare(decoded.values, { executor: deps.executor }) : undefined
       ) as P;
     } catch (error) {
+      // The registry or a lookup failed: the whole batch goes back to the mapping, and is counted so (the
+      // partitions-retrying alarm reads this series; a stall on the registry is a stall too).
+      m.records.inc({ stage: 'retried_later', reason: '' }, records.length);
       return { firstUnprocessed: first, cause: error };
     }
     const run = start(batch, decoded, prepared, deadline);

@@ -53,6 +53,15 @@ beforeAll(async () => {
   // A keyspace whose tables exist but whose replication the one node cannot meet at LOCAL_QUORUM: every statement is
   // unavailable (transient), so the session retries it and the statement retry series are emitted too.
   const unavailable = await freshKeyspace();
+  // A rule, so segment-builder has writes to fail (it reads its rules at a consistency one node can serve).
+  await admin.execute(
+    statement(
+      'test.rule',
+      `INSERT INTO ${unavailable}.segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, ?)`,
+      { idempotent: true },
+    ),
+    ['everyone', '/', true],
+  );
   await admin.execute(
     statement(
       'test.keyspace',
@@ -121,15 +130,25 @@ beforeAll(async () => {
       NAVIGATION_READER,
       env('navigation-enricher', broken),
     )(event(navigations)).catch(() => undefined); // fails: its statements' errors are what this run is for
-    await composeProcessor(
-      navigationEnricher({ ttlSeconds: 3600 }),
-      NAVIGATION_READER,
-      env('navigation-enricher', unavailable, {
+    // Each function once more on the unavailable keyspace: every statement retried once, then a partial response
+    // (the statement retry and `retried_later` series each function's widgets and alarms read).
+    const outage = (name: string) =>
+      env(name, unavailable, {
         SCYLLA_CONSISTENCY: 'LOCAL_QUORUM',
         SCYLLA_RETRIES: '1',
         SCYLLA_RETRY_BASE_DELAY_MS: '1',
-      }),
-    )(event(navigations)).catch(() => undefined); // retried once, then a partial response: the retries series
+      });
+    await composeProcessor(identityLinker, IDENTITY_READER, outage('identity-linker'))(event(links));
+    await composeProcessor(
+      navigationEnricher({ ttlSeconds: 3600 }),
+      NAVIGATION_READER,
+      outage('navigation-enricher'),
+    )(event(navigations));
+    await composeProcessor(
+      segmentBuilder({ ttlSeconds: 3600, refreshMs: 60_000 }),
+      SEGMENT_READER,
+      outage('segment-builder'),
+    )(event(navigations));
   });
   emitted.push(...runs);
 }, 120_000);
@@ -177,6 +196,15 @@ describe('the CloudWatch dashboard and alarms', () => {
       `${config.name}-segment-builder`,
     ]);
     expect(emitted.some((m) => m.name === 'statement_errors')).toBe(true);
+    for (const name of ['identity-linker', 'navigation-enricher', 'segment-builder'])
+      expect(
+        emitted.some(
+          (m) =>
+            m.name === 'records' &&
+            m.dimensions.stage === 'retried_later' &&
+            m.dimensions.function === `${config.name}-${name}`,
+        ),
+      ).toBe(true);
     expect(emitted.some((m) => m.name === 'statement_retries')).toBe(true);
   });
 

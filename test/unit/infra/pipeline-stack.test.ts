@@ -207,15 +207,22 @@ describe('the pipeline stack (example environment)', () => {
     });
   });
 
-  it('alarms on offset lag, error rate, batch duration P95, dead letters and throttles of each function through a KMS-encrypted topic', () => {
+  it('alarms on offset lag, error rate, batch duration P95, dead letters, records leaving the path, stalled partitions, a silent mapping and throttles of each function through a KMS-encrypted topic', () => {
     const alarms = resources(synth, 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(15);
+    expect(alarms).toHaveLength(24);
     const names = alarms.map(([, a]) => a.Properties.AlarmName as string).sort();
     expect(names).toEqual(
       FUNCTIONS.flatMap((name) =>
-        ['batch-duration-p95', 'dead-letters', 'error-rate', 'offset-lag', 'throttles'].map(
-          (kind) => `pipeline-example-${name}-${kind}`,
-        ),
+        [
+          'batch-duration-p95',
+          'dead-letters',
+          'error-rate',
+          'not-invoked',
+          'offset-lag',
+          'partitions-retrying',
+          'records-left-pipeline',
+          'throttles',
+        ].map((kind) => `pipeline-example-${name}-${kind}`),
       ).sort(),
     );
     // P95 of the batch durations the functions emit as distributions, against 80 % of the function timeout.
@@ -244,6 +251,48 @@ describe('the pipeline stack (example environment)', () => {
       Namespace: 'KafkaProcessors',
       Dimensions: Match.arrayWith([{ Name: 'function', Value: 'pipeline-example-segment-builder' }]),
       Threshold: 0,
+    });
+    // Records the mapping gave up on (AWS, "Lambda metrics types": its EventCount group, by EventSourceMappingUUID).
+    const mappingOf = (name: string) =>
+      resources(synth, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        (r.Properties.Tags as { Key: string; Value: string }[]).some((t) => t.Value === name),
+      )?.[0];
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-navigation-enricher-records-left-pipeline',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Metrics: Match.arrayWith(
+        ['OnFailureDestinationDeliveredEventCount', 'DroppedEventCount'].map((metricName) =>
+          Match.objectLike({
+            MetricStat: Match.objectLike({
+              Metric: {
+                Namespace: 'AWS/Lambda',
+                MetricName: metricName,
+                Dimensions: [{ Name: 'EventSourceMappingUUID', Value: { Ref: mappingOf('navigation-enricher') } }],
+              },
+            }),
+          }),
+        ),
+      ),
+    });
+    // Partial responses sustained: 15 minutes in a row with records sent back to the mapping.
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-identity-linker-partitions-retrying',
+      MetricName: 'records',
+      Namespace: 'KafkaProcessors',
+      Dimensions: Match.arrayWith([{ Name: 'stage', Value: 'retried_later' }]),
+      EvaluationPeriods: 15,
+      DatapointsToAlarm: 15,
+    });
+    // A mapping that never invokes: no data is a breach.
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'pipeline-example-segment-builder-not-invoked',
+      MetricName: 'Invocations',
+      Namespace: 'AWS/Lambda',
+      Period: 1800,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
     });
     synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     synth.template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -506,6 +555,11 @@ describe('the CloudWatch dashboard', () => {
       'Memory (MB)': expect.arrayContaining([expect.stringMatching(/-max-memory-used$/)]),
       'Hedged requests (speculative executions)': ['speculative_executions', 'speculative_wins'],
       'Statement errors by kind and type, retries by kind': ['statement_errors', 'statement_retries'],
+      'Records the mapping gave up on; records retried later (right)': [
+        'OnFailureDestinationDeliveredEventCount',
+        'DroppedEventCount',
+        'records',
+      ],
     });
   });
 });
