@@ -7,7 +7,7 @@ import { type DiscardContext, invocationRecord, kafkaDestinationRecords, s3Objec
 /**
  * An on-failure destination of the Kafka mapping (AWS's DestinationConfig.OnFailure): where the local mapping sends
  * what its error-handling controls gave up on, in the shape AWS sends to each kind (invocation-record.ts). A
- * delivery that fails throws: the mapping tries again and does not move on until it is delivered.
+ * delivery that fails throws: the mapping drops the records then, as AWS does (runner.ts, `discard`).
  */
 export interface FailureDestination {
   /** As AWS's configuration names it: the resource's ARN, or `kafka://<topic>`. */

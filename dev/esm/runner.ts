@@ -22,7 +22,7 @@ import type { DiscardCondition } from './invocation-record';
  * handler, honours the partial batch response (the named partition is retried from the named offset; an offset not
  * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff under AWS's
  * error-handling controls (error-handling.ts: retry attempts, record age, split on error; AWS's defaults retry
- * forever), sends what they give up on to the on-failure destination (destinations.ts) and moves on, and commits a
+ * forever), sends what they give up on to the on-failure destination (destinations.ts; a refused delivery drops them, as AWS does) and moves on, and commits a
  * partition's offsets only after its records succeeded or were given up on (in the background, in order, retried
  * until accepted).
  *
@@ -91,6 +91,8 @@ export interface MappingStats {
   expired: number;
   /** Of those, the ones the on-failure destination accepted. */
   delivered: number;
+  /** Deliveries the destination refused (AWS's DestinationDeliveryFailures): their records are dropped. */
+  deliveryFailures: number;
   /** Per "<topic>-<partition>": the next offset to process (everything below it succeeded and is committed). */
   committed: Map<string, number>;
 }
@@ -117,6 +119,7 @@ export class LocalEventSourceMapping {
     discarded: 0,
     expired: 0,
     delivered: 0,
+    deliveryFailures: 0,
     committed: new Map(),
   };
   /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
@@ -302,51 +305,33 @@ export class LocalEventSourceMapping {
    * out of retries), split when asked. The parts run one after another, in offset order, so commits stay in order.
    */
   private async process(id: string, batch: Pending[]): Promise<void> {
-    const aged = (p: Pending) => ({ offset: p.record.offset, timestamp: p.record.timestamp, pending: p });
-    const attempts: Attempt<ReturnType<typeof aged>>[] = [{ records: batch.map(aged), retries: 0 }];
+    type Aged = { offset: number; timestamp: number; pending: Pending };
+    const pendingOf = (records: Aged[]) => records.map((r) => r.pending);
+    const attempts: Attempt<Aged>[] = [
+      {
+        records: batch.map((p) => ({ offset: p.record.offset, timestamp: p.record.timestamp, pending: p })),
+        retries: 0,
+      },
+    ];
     let lastError: string | undefined;
     while (attempts.length > 0 && this.running) {
-      const attempt = attempts.shift() as (typeof attempts)[number];
+      const attempt = attempts.shift() as Attempt<Aged>;
       const { expired, live } = cutByAge(attempt.records, Date.now(), this.controls);
       if (expired.length > 0) {
         // Invoked as often as it was retried: none before its first try, once per retry after.
-        await this.discard(
-          id,
-          expired.map((r) => r.pending),
-          'RecordAgeExceeded',
-          attempt.retries,
-          lastError,
-        );
-        this.commit(
-          id,
-          expired.map((r) => r.pending),
-        );
+        await this.discard(id, pendingOf(expired), 'RecordAgeExceeded', attempt.retries, lastError);
+        this.commit(id, pendingOf(expired));
       }
       if (live.length === 0) continue;
-      const outcome = await this.invoke(
-        id,
-        live.map((r) => r.pending),
-      );
+      const outcome = await this.invoke(id, pendingOf(live));
       // AWS's responseContext.functionError: "Unhandled" for a function error; a partial response is an answer.
       lastError = outcome.kind === 'function-error' ? 'Unhandled' : undefined;
       const decision = decide({ records: live, retries: attempt.retries }, outcome, this.controls);
-      this.commit(
-        id,
-        decision.done.map((r) => r.pending),
-      );
+      this.commit(id, pendingOf(decision.done));
       if (decision.discard) {
         const { records, condition, approximateInvokeCount } = decision.discard;
-        await this.discard(
-          id,
-          records.map((r) => r.pending),
-          condition,
-          approximateInvokeCount,
-          lastError,
-        );
-        this.commit(
-          id,
-          records.map((r) => r.pending),
-        );
+        await this.discard(id, pendingOf(records), condition, approximateInvokeCount, lastError);
+        this.commit(id, pendingOf(records));
       }
       if (decision.retry.length > 0) await sleep(this.settings.retryBackoffMs);
       attempts.unshift(...decision.retry);
@@ -354,8 +339,9 @@ export class LocalEventSourceMapping {
   }
 
   /**
-   * Records the controls gave up on: to the on-failure destination, retried until it accepts them (AWS keeps the
-   * batch until it is delivered), or dropped when the mapping has none, as AWS does.
+   * Records the controls gave up on: to the on-failure destination, or dropped when the mapping has none. A delivery
+   * that fails drops them too, as AWS counts it ("Lambda metrics types": no OnFailureDestinationDeliveredEventCount,
+   * DestinationDeliveryFailures 1, DroppedEventCount the records that failed delivery); the mapping moves on.
    */
   private async discard(
     id: string,
@@ -367,32 +353,31 @@ export class LocalEventSourceMapping {
     this.stats.discarded += records.length;
     if (condition === 'RecordAgeExceeded') this.stats.expired += records.length;
     const destination = this.settings.onFailure;
-    this.note(
-      `${id}: ${records.length} records ${condition}, ${destination ? `to ${destination.destination}` : 'dropped (no destination)'}`,
-    );
-    if (!destination) return;
+    if (!destination) {
+      this.note(`${id}: ${records.length} records ${condition}, dropped (no on-failure destination)`);
+      return;
+    }
     const event = buildMskEvent(
       records.map((p) => p.record),
       { bootstrapServers: this.options.bootstrapBrokers.join(','), clusterArn: this.options.clusterArn },
     );
-    for (;;) {
-      try {
-        await destination.deliver({
-          partition: id,
-          functionArn: this.settings.functionArn,
-          condition,
-          approximateInvokeCount,
-          lastResponse: approximateInvokeCount > 0 ? { functionError } : undefined,
-          event,
-          at: new Date(),
-        });
-        this.stats.delivered += records.length;
-        return;
-      } catch (error) {
-        if (!this.running) return;
-        this.note(`${id}: delivery to ${destination.destination} failed: ${(error as Error).message}`);
-        await sleep(this.settings.retryBackoffMs);
-      }
+    try {
+      await destination.deliver({
+        partition: id,
+        functionArn: this.settings.functionArn,
+        condition,
+        approximateInvokeCount,
+        lastResponse: approximateInvokeCount > 0 ? { functionError } : undefined,
+        event,
+        at: new Date(),
+      });
+      this.stats.delivered += records.length;
+      this.note(`${id}: ${records.length} records ${condition}, to ${destination.destination}`);
+    } catch (error) {
+      this.stats.deliveryFailures++;
+      this.note(
+        `${id}: ${records.length} records ${condition}, dropped: ${destination.destination} refused them: ${(error as Error).message}`,
+      );
     }
   }
 

@@ -146,6 +146,35 @@ describe('retry attempts and an S3 destination', () => {
   });
 });
 
+describe('a destination that refuses the delivery', () => {
+  it('drops the records and moves on, as AWS counts it (DroppedEventCount, DestinationDeliveryFailures)', async () => {
+    const topic = await topicWith(4);
+    const { invocations, handler } = recording((event) => {
+      if (offsetsOf(event).includes(1)) throw new Error('Scylla is down');
+      return undefined;
+    });
+    const esm = await run(topic, 4, handler, {
+      batchSize: 2,
+      controls: { maximumRetryAttempts: 0, maximumRecordAgeSeconds: -1, bisectBatchOnFunctionError: false },
+      // A bucket nobody created: S3 answers NoSuchBucket.
+      onFailure: new S3FailureDestination(
+        s3,
+        uniqueName('missing').replaceAll('_', '-'),
+        'f89f8514-cdd9-4602-9e1f-01a5b77d449b',
+      ),
+    });
+    expect(invocations).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect({
+      discarded: esm.stats.discarded,
+      delivered: esm.stats.delivered,
+      deliveryFailures: esm.stats.deliveryFailures,
+    }).toEqual({ discarded: 2, delivered: 0, deliveryFailures: 1 });
+  });
+});
+
 describe('partial batch responses and an SQS destination', () => {
   it('counts a partial response as a failed attempt for the records it names: they alone go to the queue', async () => {
     const { QueueUrl: queueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('failed') }));
