@@ -341,6 +341,12 @@ const configSchema = z
   });
 
 /**
+ * AWS, "Using a Kafka topic as an on-failure destination": "When you configure both infinite retries and an
+ * on-failure destination, Lambda automatically applies a maximum of 10 retry attempts."
+ */
+export const RETRIES_WITH_DESTINATION = 10;
+
+/**
  * What in a configuration can send a function's records out of the pipeline on a transient failure (an outage),
  * one sentence each: a finite retry budget, an on-failure destination (it caps infinite retries at 10, AWS "Kafka
  * on-failure destinations"), a record age shorter than the outage to ride out.
@@ -352,10 +358,11 @@ export function transientDiversions(config: PipelineConfig): string[] {
       ? 'dropped by the mapping (no on-failure destination)'
       : `sent to the ${config.esmFailureDestination} on-failure destination`;
   for (const [name, f] of Object.entries(config.functions)) {
-    const retries = f.retryAttempts === -1 && config.esmFailureDestination !== 'none' ? 10 : f.retryAttempts;
+    const retries =
+      f.retryAttempts === -1 && config.esmFailureDestination !== 'none' ? RETRIES_WITH_DESTINATION : f.retryAttempts;
     if (retries !== -1)
       warnings.push(
-        `${name}: an outage that outlasts ${retries + 1} invocations of a batch has its records ${destination}, out of order and out of the pipeline${f.retryAttempts === -1 ? ' (AWS caps infinite retries at 10 with a destination)' : ''}`,
+        `${name}: an outage that outlasts ${retries + 1} invocations of a batch has its records ${destination}, out of order and out of the pipeline${f.retryAttempts === -1 ? ` (AWS caps infinite retries at ${RETRIES_WITH_DESTINATION} with a destination)` : ''}`,
       );
     if (f.maxRecordAgeSeconds !== -1 && f.maxRecordAgeSeconds < config.rideOutOutageMinutes * 60)
       warnings.push(

@@ -295,7 +295,7 @@ export class Observability extends Construct {
       });
       alarm(
         'records-left-pipeline',
-        'The event-source mapping sent records to its on-failure destination or dropped them: they are out of the pipeline (redrive them with npm run dlq)',
+        'The event-source mapping sent records to its on-failure destination or dropped them: they are out of the pipeline (read them back from the destination, or from Kafka by the offsets it names)',
         {
           metric: new MathExpression({
             expression: 'FILL(diverted, 0) + FILL(dropped, 0)',
@@ -314,7 +314,7 @@ export class Observability extends Construct {
       );
       alarm(
         'partitions-retrying',
-        'Partial batch responses for 15 minutes in a row: a partition is stalled on Scylla or the registry',
+        'Records sent back to the mapping for 15 minutes in a row: a partition is stalled on Scylla or the registry',
         {
           metric: retriedLater,
           threshold: 0,

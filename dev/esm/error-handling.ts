@@ -1,3 +1,5 @@
+import { RETRIES_WITH_DESTINATION } from '../../infra/config';
+
 /**
  * The Kafka event-source mapping's error-handling controls, as AWS documents them: what the local mapping does with
  * a batch after each invocation. Pure (no clock, no I/O): the mapping (runner.ts) applies the decisions.
@@ -33,9 +35,6 @@ export const AWS_DEFAULT_CONTROLS: ErrorHandlingControls = {
   bisectBatchOnFunctionError: false,
   hasOnFailureDestination: false,
 };
-
-/** "When you configure both infinite retries and an on-failure destination, Lambda ... applies ... 10". */
-export const RETRIES_WITH_DESTINATION = 10;
 
 /** Refuses what the ESM API refuses (the ranges the page gives), with the setting's name. */
 export function validateControls(controls: ErrorHandlingControls): ErrorHandlingControls {

@@ -22,9 +22,9 @@ import type { DiscardCondition } from './invocation-record';
  * handler, honours the partial batch response (the named partition is retried from the named offset; an offset not
  * in the batch retries the whole batch, as AWS does), retries a failed invocation with backoff under AWS's
  * error-handling controls (error-handling.ts: retry attempts, record age, split on error; AWS's defaults retry
- * forever), sends what they give up on to the on-failure destination (destinations.ts; a refused delivery drops them, as AWS does) and moves on, and commits a
- * partition's offsets only after its records succeeded or were given up on (in the background, in order, retried
- * until accepted).
+ * forever), sends what they give up on to the on-failure destination (destinations.ts; a refused delivery drops
+ * them, as AWS does) and moves on, and commits a partition's offsets only after its records succeeded or were given
+ * up on (in the background, in order, retried until accepted).
  *
  * With an `Invoker` that runs containers (dev/esm/containers.ts), the function's timeout is enforced as Lambda
  * does: an invocation past it is abandoned, its container thrown away, and the batch invoked again. A consumer that
