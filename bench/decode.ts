@@ -11,7 +11,7 @@ import { measureIsolated, printTable } from './harness';
 
 /**
  * `npm run bench:decode`: one MSK event of 10,000 Navigation records, decoded by this codec (full and projected to
- * 5 fields), by Powertools' Kafka utility, by @kafkajs/confluent-schema-registry, and as JSON with JSON.parse.
+ * 5 fields; and as the mapping's own schema registry delivers them, SOURCE and JSON), by Powertools' Kafka utility, by @kafkajs/confluent-schema-registry, and as JSON with JSON.parse.
  * Every contender starts from the same event shape Lambda delivers (base64 values) and ends holding the whole
  * batch as JS objects (a handler decodes the batch up front, then does its I/O), so each pays the same GC cost.
  * Each contender runs in a process of its own (`measureIsolated`; in one process, measured: ±25 % by order).
@@ -48,6 +48,16 @@ const avroEvent = mskEvent(framed.map((b) => b.toString('base64')));
 const strippedEvent = mskEvent(framed.map((b) => b.subarray(5).toString('base64')));
 const jsonEvent = mskEvent(navigations.map((n) => Buffer.from(JSON.stringify(n)).toString('base64')));
 const partition = (event: MskEvent) => event.records[`${TOPIC}-0`] as MskRecord[];
+// The same records as the mapping's own schema registry delivers them (SOURCE, JSON): schema id in the metadata.
+const schemaId = String((framed[0] as Buffer).readInt32BE(1));
+const decodedByMapping = (event: MskEvent): MskEvent => ({
+  ...event,
+  records: {
+    [`${TOPIC}-0`]: partition(event).map((r) => ({ ...r, valueSchemaMetadata: { dataFormat: 'AVRO', schemaId } })),
+  },
+});
+const sourceEvent = decodedByMapping(strippedEvent);
+const mappingJsonEvent = decodedByMapping(jsonEvent);
 
 const full = new AvroReader<Navigation>(new SchemaCache(registry));
 // The projection a real processor reads: segment-builder's 5-field reader schema.
@@ -77,6 +87,16 @@ const contenders: [string, () => unknown, { warmup: number; runs: number }][] = 
   [
     'this codec (projected, 5 fields)',
     async () => check((await projected.decodeAll(partition(avroEvent))).filter(isValue).length),
+    { warmup: 5, runs: 21 },
+  ],
+  [
+    'this codec (mapping SOURCE)',
+    async () => check((await full.decodeAll(partition(sourceEvent))).filter(isValue).length),
+    { warmup: 5, runs: 21 },
+  ],
+  [
+    'this codec (mapping JSON)',
+    async () => check((await full.decodeAll(partition(mappingJsonEvent))).filter(isValue).length),
     { warmup: 5, runs: 21 },
   ],
   [
@@ -126,6 +146,8 @@ const figures = {
   powertools_us: +usPerMsg('@aws-lambda-powertools/kafka (Avro)').toFixed(3),
   kafkajs_sr_us: +usPerMsg('@kafkajs/confluent-schema-registry').toFixed(3),
   json_us: +usPerMsg('JSON.parse (same records as JSON)').toFixed(3),
+  mapping_source_us: +usPerMsg('this codec (mapping SOURCE)').toFixed(3),
+  mapping_json_us: +usPerMsg('this codec (mapping JSON)').toFixed(3),
 };
 console.log(
   `\ntargets: ours ≥ 50× faster than Powertools: ${(figures.powertools_us / figures.ours_us).toFixed(1)}×; ` +

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { ConfluentSchemaRegistry } from '../lib/codec';
+import { ConfluentSchemaRegistry, SchemaCache } from '../lib/codec';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
@@ -132,7 +132,7 @@ async function main() {
       });
       if (!definition) throw new Error(`the template has no ${fn.name}`);
       // The mapping as the template deploys it: batch size and window, retries, record age, split, destination.
-      const { batchSize, batchingWindowMs, controls, onFailure: kind } = definition.mapping;
+      const { batchSize, batchingWindowMs, controls, onFailure: kind, eventRecordFormat } = definition.mapping;
       const onFailure = kind ? await createLocalFailureDestination(kind, stack, `${RUN}-${fn.name}`) : undefined;
       console.log(
         `${fn.name}: under the Runtime Interface Emulator, consuming ${fn.topic} as group ${fn.name}; retries ${controls.maximumRetryAttempts}, on failure ${onFailure?.destination.destination ?? 'none'}`,
@@ -149,6 +149,11 @@ async function main() {
             controls,
             onFailure: onFailure?.destination,
             timeoutMs: (definition.timeoutSeconds + 1) * 1000,
+            // The mapping's own schema registry, when the template configures one: the local registry stands in.
+            schemaRegistry: eventRecordFormat && {
+              eventRecordFormat,
+              schemas: new SchemaCache(registry),
+            },
           },
         }),
         flush: async () => {

@@ -133,6 +133,7 @@ export class PipelineStack extends Stack {
         functionName: `${config.name}-${name}`,
         config: config.functions[name],
         kafka: config.kafka,
+        schemaRegistry: config.schemaRegistry,
         vpc,
         subnets,
         securityGroup,
@@ -189,7 +190,7 @@ export class PipelineStack extends Stack {
         `The functions reserve ${reserved} of the account's ${config.lambdaConcurrencyQuota} concurrent executions: every other function in the account shares the rest.`,
       );
 
-    this.suppressJustifiedFindings();
+    this.suppressJustifiedFindings(config);
   }
 
   /**
@@ -311,7 +312,7 @@ export class PipelineStack extends Stack {
   }
 
   /** cdk-nag findings that are deliberate here, each with the reason an auditor can check. */
-  private suppressJustifiedFindings() {
+  private suppressJustifiedFindings(config: PipelineConfig) {
     const managedPolicy = (name: string) =>
       `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
     const acknowledgements: Record<string, string> = {
@@ -331,6 +332,12 @@ export class PipelineStack extends Stack {
       acknowledgements[
         `AwsSolutions-IAM5[Resource::<${this.getLogicalId(failedBatches.node.defaultChild as never)}.Arn>/*]`
       ] = 'Lambda names the failed-batch objects itself; s3:PutObject only, on this bucket only.';
+    }
+    const glue = config.schemaRegistry.glueRegistryArn;
+    if (glue) {
+      // A Glue schema version is addressed under its schema, whose name the registry's producers choose.
+      acknowledgements[`AwsSolutions-IAM5[Resource::${glue.replace(':registry/', ':schema/')}/*]`] =
+        'glue:GetSchemaVersion on the schemas of the one configured Glue registry, and nothing else.';
     }
     for (const [id, reason] of Object.entries(acknowledgements)) Validations.of(this).acknowledge({ id, reason });
     Annotations.of(this).acknowledgeWarning(

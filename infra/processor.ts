@@ -4,9 +4,12 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
   type CfnFunction,
+  EventRecordFormat,
   EventSourceMapping,
   type IEventSourceDlq,
   type IFunction,
+  KafkaSchemaRegistryAccessConfigType,
+  KafkaSchemaValidationAttribute,
   Function as LambdaFunction,
   MetricType,
   Runtime,
@@ -14,6 +17,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import {
   AuthenticationMethod,
+  ConfluentSchemaRegistry,
   type KafkaEventSourceProps,
   ManagedKafkaEventSource,
   SelfManagedKafkaEventSource,
@@ -22,7 +26,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../dev/build';
-import type { FunctionConfig, KafkaConfig } from './config';
+import type { FunctionConfig, KafkaConfig, SchemaRegistryConfig } from './config';
 import { functionCode } from './function-code';
 
 export interface ProcessorProps {
@@ -31,6 +35,8 @@ export interface ProcessorProps {
   readonly functionName: string;
   readonly config: FunctionConfig;
   readonly kafka: KafkaConfig;
+  /** The environment's registry: the one the mapping validates against, with `config.mappingSchemaRegistry`. */
+  readonly schemaRegistry: SchemaRegistryConfig;
   readonly vpc: IVpc;
   readonly subnets: SubnetSelection;
   readonly securityGroup: ISecurityGroup;
@@ -142,6 +148,7 @@ export class Processor extends Construct {
       bisectBatchOnError: config.bisectBatchOnError,
       reportBatchItemFailures: config.reportBatchItemFailures,
       onFailure: props.onFailure,
+      schemaRegistryConfig: this.mappingSchemaRegistry(props),
       metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
     };
     if (kafka.type === 'self-managed') {
@@ -165,6 +172,30 @@ export class Processor extends Construct {
       secret: kafka.saslScramSecretArn
         ? Secret.fromSecretCompleteArn(this, 'KafkaSecret', kafka.saslScramSecretArn)
         : undefined,
+    });
+  }
+
+  /** The mapping's own schema registry integration, when the function's config asks for it (validated there). */
+  private mappingSchemaRegistry({ config, schemaRegistry }: ProcessorProps) {
+    const mapping = config.mappingSchemaRegistry;
+    if (!mapping) return undefined;
+    const common = {
+      eventRecordFormat: EventRecordFormat[mapping.eventRecordFormat],
+      schemaValidationConfigs: [{ attribute: KafkaSchemaValidationAttribute.VALUE }],
+    };
+    if (mapping.registry === 'glue') {
+      // Not aws-cdk-lib's GlueSchemaRegistry: it grants glue:GetSchemaVersion on an Fn::Sub of the schema ARNs, which
+      // cdk-nag can only be told about by a suppression id holding `${AWS::AccountId}`, itself a cfn-lint finding.
+      // The functions already read this registry's schemas (pipeline-stack.ts); the mapping also needs GetRegistry.
+      const registryArn = schemaRegistry.glueRegistryArn as string;
+      this.function.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetRegistry'], resources: [registryArn] }));
+      return { bind: () => ({ ...common, schemaRegistryUri: registryArn }) };
+    }
+    return new ConfluentSchemaRegistry({
+      ...common,
+      schemaRegistryUri: schemaRegistry.urls[0] as string,
+      authenticationType: KafkaSchemaRegistryAccessConfigType.BASIC_AUTH,
+      secret: Secret.fromSecretCompleteArn(this, 'MappingRegistrySecret', mapping.basicAuthSecretArn),
     });
   }
 

@@ -3,9 +3,18 @@ import {
   DEAD_LETTER_HEADERS,
   type KafkaDeadLetterConfig,
   kafkaConnectionOptions,
+  VALUE_SCHEMA_HEADER,
 } from '../../lib/runtime/kafka-dead-letters';
 import { readTopic } from '../esm/read-topic';
-import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, originOf, utcDay } from './store';
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+  matches,
+  originOf,
+  schemaMetadataOf,
+  utcDay,
+} from './store';
 
 /** The headers of a replay mark: a record of the dead-letter topic that settles an earlier one. */
 const REPLAY_MARK_HEADERS = {
@@ -143,6 +152,7 @@ function letterOf(topic: string, m: Message): DeadLetterEntry | undefined {
     key: m.key && m.key.length > 0 ? m.key : null,
     value: m.value && m.value.length > 0 ? m.value : null,
     recordTimestamp: new Date(timestamp),
+    valueSchemaMetadata: schemaMetadataOf(h[VALUE_SCHEMA_HEADER]),
     day: utcDay(timestamp),
     replayedAt: null,
     replayedBy: null,

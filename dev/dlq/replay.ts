@@ -28,6 +28,7 @@ const toRecord = (e: DeadLetterEntry): KafkaRecord => ({
   timestamp: e.recordTimestamp.getTime(),
   key: e.key,
   value: e.value,
+  valueSchemaMetadata: e.valueSchemaMetadata,
 });
 
 /**

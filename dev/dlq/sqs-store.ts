@@ -136,6 +136,8 @@ function entryOf(message: Message): DeadLetterEntry {
     value: letter.value === null ? null : Buffer.from(letter.value, 'base64'),
     valueLeftOut: letter.valueTruncated === true,
     recordTimestamp: new Date(letter.timestamp),
+    // Letters written before dead letters carried it have no such field.
+    valueSchemaMetadata: letter.valueSchemaMetadata ?? null,
     day: utcDay(letter.timestamp),
     replayedAt: null,
     replayedBy: null,

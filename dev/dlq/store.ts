@@ -1,3 +1,4 @@
+import type { SchemaMetadata } from '../../lib/codec';
 import { deadLetterDay } from '../../lib/runtime/dead-letters';
 
 /**
@@ -22,6 +23,8 @@ export interface DeadLetterEntry {
   valueLeftOut?: boolean;
   /** The record's own Kafka timestamp. */
   recordTimestamp: Date;
+  /** Set for a value the mapping decoded (SOURCE, JSON): the replayed record carries it again. */
+  valueSchemaMetadata: SchemaMetadata | null;
   /** UTC day of `recordTimestamp` (the table's partition). */
   day: string;
   replayedAt: Date | null;
@@ -57,6 +60,13 @@ export interface DeadLetterStore {
 }
 
 export const MS_PER_DAY = 86_400_000;
+
+/** A stored `valueSchemaMetadata` (JSON text in the table and the Kafka header), or null when there is none. */
+export function schemaMetadataOf(text: string | null | undefined): SchemaMetadata | null {
+  if (text === null || text === undefined || text === '') return null;
+  const parsed = JSON.parse(text) as SchemaMetadata;
+  return { dataFormat: String(parsed.dataFormat), schemaId: String(parsed.schemaId) };
+}
 
 /** The UTC day of a record's timestamp, as the table sink files it (`deadLetterDay`). */
 export const utcDay = (at: Date | number): string => deadLetterDay(new Date(at).getTime()).toString();

@@ -1,11 +1,18 @@
 import type { ScyllaSession } from '../../lib/scylla/session';
 import { statement } from '../../lib/scylla/statement';
-import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, MS_PER_DAY, utcDay } from './store';
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+  MS_PER_DAY,
+  schemaMetadataOf,
+  utcDay,
+} from './store';
 
 const SELECT = statement(
   'dlq.select',
   `SELECT function_name, day, topic, partition, offset, reason, message, key, value, recorded_at, record_timestamp,
-     replayed_at, replayed_by FROM dead_letters WHERE function_name = ? AND day = ?`,
+     value_schema, replayed_at, replayed_by FROM dead_letters WHERE function_name = ? AND day = ?`,
   { idempotent: true },
 );
 const MARK = statement(
@@ -89,6 +96,7 @@ export class TableDeadLetterStore implements DeadLetterStore {
         value: row.get('value'),
         // Rows written before migration 2 have no record timestamp: their day's midnight.
         recordTimestamp: row.get('record_timestamp') ?? new Date(`${day}T00:00:00Z`),
+        valueSchemaMetadata: schemaMetadataOf(row.get('value_schema')),
         replayedAt: row.get('replayed_at'),
         replayedBy: row.get('replayed_by'),
       };

@@ -1,4 +1,5 @@
 import type { Message } from '@platformatic/kafka';
+import type { SchemaMetadata } from '../../lib/codec';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
 
 /** A Kafka record as the local tools hold it, before it is shaped like Lambda's event. */
@@ -10,6 +11,8 @@ export interface KafkaRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers?: [string, Buffer][];
+  /** Set when the record stands for one the mapping decoded with its schema registry (SOURCE or JSON). */
+  valueSchemaMetadata?: SchemaMetadata | null;
 }
 
 /** A consumed message as a `KafkaRecord`. A Kafka tombstone has no value; an empty value is treated the same way. */
@@ -45,6 +48,7 @@ export function buildMskEvent(
       ...(r.key === null ? {} : { key: r.key.toString('base64') }),
       ...(r.value === null ? {} : { value: r.value.toString('base64') }),
       headers: (r.headers ?? []).map(([name, bytes]) => ({ [name]: [...bytes] })),
+      ...(r.valueSchemaMetadata ? { valueSchemaMetadata: r.valueSchemaMetadata } : {}),
     };
     const list = grouped[id] ?? [];
     list.push(record);

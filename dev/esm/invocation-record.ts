@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
+import type { SchemaRejection } from './schema-registry';
 
 /**
  * What the Kafka mapping sends to an on-failure destination, in AWS's documented shape ("Capturing discarded
@@ -37,7 +38,12 @@ export interface KafkaInvocationRecord {
  * "RetryAttemptsExhausted" and "MaximumPayloadSizeExceeded" are the page's; "RecordAgeExceeded" is what Lambda
  * writes for the record-age cut (the Kafka page names no condition for it; seen in S3 records of stream mappings).
  */
-export type DiscardCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded' | 'MaximumPayloadSizeExceeded';
+export type DiscardCondition =
+  | 'RetryAttemptsExhausted'
+  | 'RecordAgeExceeded'
+  | 'MaximumPayloadSizeExceeded'
+  // The mapping's schema validation: the reason codes of "Using schema registries with Kafka event sources".
+  | SchemaRejection;
 
 export interface DiscardContext {
   functionArn: string;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message } from '@platformatic/kafka';
+import type { SchemaCache } from '../../lib/codec';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
 import type { FailureDestination } from './destinations';
@@ -14,6 +15,7 @@ import {
 } from './error-handling';
 import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from './event';
 import type { DiscardCondition } from './invocation-record';
+import { decodeAsMapping, type EventRecordFormat } from './schema-registry';
 
 /**
  * A local stand-in for Lambda's Kafka event-source mapping, over a real Kafka consumer group: it forms batches as
@@ -58,6 +60,11 @@ export interface MappingSettings {
   onFailure?: FailureDestination;
   /** The invoked function's ARN, as the invocation records name it. */
   functionArn: string;
+  /**
+   * The mapping's own schema registry (SchemaRegistryConfig): values validated against it and delivered as SOURCE
+   * or JSON (schema-registry.ts). Without it, values reach the function as they are in Kafka.
+   */
+  schemaRegistry?: { eventRecordFormat: EventRecordFormat; schemas: SchemaCache };
 }
 
 export const ESM_DEFAULTS: MappingSettings = {
@@ -93,6 +100,8 @@ export interface MappingStats {
   delivered: number;
   /** Deliveries the destination refused (AWS's DestinationDeliveryFailures): their records are dropped. */
   deliveryFailures: number;
+  /** Of the discarded, the ones the mapping's schema validation kept from the function. */
+  schemaRejected: number;
   /** Per "<topic>-<partition>": the next offset to process (everything below it succeeded and is committed). */
   committed: Map<string, number>;
 }
@@ -120,6 +129,7 @@ export class LocalEventSourceMapping {
     expired: 0,
     delivered: 0,
     deliveryFailures: 0,
+    schemaRejected: 0,
     committed: new Map(),
   };
   /** What happened to the mapping besides its batches (consumers rebuilt, timeouts), newest last, at most 50. */
@@ -304,7 +314,8 @@ export class LocalEventSourceMapping {
    * A batch through AWS's error-handling controls: invoked until every record succeeded or was given up on (too old,
    * out of retries), split when asked. The parts run one after another, in offset order, so commits stay in order.
    */
-  private async process(id: string, batch: Pending[]): Promise<void> {
+  private async process(id: string, received: Pending[]): Promise<void> {
+    const { batch, rejected } = await this.validateSchemas(id, received);
     type Aged = { offset: number; timestamp: number; pending: Pending };
     const pendingOf = (records: Aged[]) => records.map((r) => r.pending);
     const attempts: Attempt<Aged>[] = [
@@ -335,6 +346,44 @@ export class LocalEventSourceMapping {
       }
       if (decision.retry.length > 0) await sleep(this.settings.retryBackoffMs);
       attempts.unshift(...decision.retry);
+    }
+    // Rejected records may sit between others: committed once every record before them is done or given up on.
+    if (attempts.length === 0) this.commit(id, rejected);
+  }
+
+  /**
+   * With the mapping's schema registry: the batch as the function gets it (SOURCE or JSON values), and the records
+   * validation kept from it, already sent to the destination (AWS: "Lambda sends the message to the DLQ with reason
+   * code SCHEMA_NOT_FOUND / DESERIALIZATION_ERROR"; dropped without one). A registry that cannot be asked invokes
+   * nothing: the batch waits and is validated again.
+   */
+  private async validateSchemas(id: string, received: Pending[]): Promise<{ batch: Pending[]; rejected: Pending[] }> {
+    const registry = this.settings.schemaRegistry;
+    if (!registry) return { batch: received, rejected: [] };
+    for (;;) {
+      try {
+        const decoded = await decodeAsMapping(
+          received.map((p) => p.record),
+          registry.schemas,
+          registry.eventRecordFormat,
+        );
+        const batch: Pending[] = [];
+        const rejected = new Map<DiscardCondition, Pending[]>();
+        for (const [i, d] of decoded.entries()) {
+          const pending = { record: d.record, bytes: (received[i] as Pending).bytes };
+          if (d.rejected === undefined) batch.push(pending);
+          else rejected.set(d.rejected, [...(rejected.get(d.rejected) ?? []), pending]);
+        }
+        for (const [reason, records] of rejected) {
+          this.stats.schemaRejected += records.length;
+          await this.discard(id, records, reason, 0, undefined);
+        }
+        return { batch, rejected: [...rejected.values()].flat() };
+      } catch (error) {
+        if (!this.running) return { batch: [], rejected: [] };
+        this.note(`${id}: schema registry unavailable, batch waits: ${(error as Error).message}`);
+        await sleep(this.settings.retryBackoffMs);
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { FUNCTIONS, type FunctionName } from '../build';
 import type { MappingSettings } from '../esm/runner';
+import type { EventRecordFormat } from '../esm/schema-registry';
 import { REPO_ROOT } from '../stack/config';
 import { LambdaRunError } from './errors';
 
@@ -44,6 +45,8 @@ export interface MappingDefinition {
   reportBatchItemFailures: boolean;
   /** The kind of DestinationConfig.OnFailure's target, read from its ARN or the resource it refers to. */
   onFailure?: 's3' | 'sqs' | 'sns' | 'kafka';
+  /** Set when the mapping validates values against a schema registry (SchemaRegistryConfig.EventRecordFormat). */
+  eventRecordFormat?: EventRecordFormat;
 }
 
 interface MappingResource {
@@ -57,8 +60,14 @@ interface MappingResource {
     BisectBatchOnFunctionError?: boolean;
     FunctionResponseTypes?: string[];
     DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+    AmazonManagedKafkaEventSourceConfig?: KafkaSourceConfig;
+    SelfManagedKafkaEventSourceConfig?: KafkaSourceConfig;
     Tags?: { Key: string; Value: string }[];
   };
+}
+
+interface KafkaSourceConfig {
+  SchemaRegistryConfig?: { EventRecordFormat?: EventRecordFormat };
 }
 
 const DESTINATION_TYPES: Record<string, MappingDefinition['onFailure']> = {
@@ -104,6 +113,8 @@ function mappingOf(resource: MappingResource, resources: Record<string, { Type: 
     },
     reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     onFailure: destinationKind(p.DestinationConfig?.OnFailure?.Destination, resources),
+    eventRecordFormat: (p.AmazonManagedKafkaEventSourceConfig ?? p.SelfManagedKafkaEventSourceConfig)
+      ?.SchemaRegistryConfig?.EventRecordFormat,
   };
 }
 

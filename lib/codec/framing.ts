@@ -8,6 +8,8 @@ import { CodecError } from './errors';
  * - Confluent header ids: the value is bare Avro and the `__value_schema_id` (or `__key_schema_id`) header carries
  *   the v0 or v1 prefix. A header, when present, wins: the value then has no prefix of its own.
  * - AWS Glue: 0x03, compression byte (0 none, 5 zlib), 16-byte schema version UUID, Avro (deflated when 5).
+ * - Decoded by the event-source mapping's own schema registry integration: the framing removed, the schema named by
+ *   the record's `valueSchemaMetadata` (see `mappingFrame`).
  */
 
 /** Which schema a record names: the registry's key for it, immutable once assigned. */
@@ -21,7 +23,7 @@ export type SchemaRef =
  * and a numeric Confluent id is compared as a number, never turned into a string.
  */
 export interface Frame {
-  readonly format: 'confluent-v0' | 'confluent-v1' | 'confluent-header' | 'glue';
+  readonly format: 'confluent-v0' | 'confluent-v1' | 'confluent-header' | 'glue' | 'mapping';
   /** The Confluent schema id, or -1 when the schema is named by a GUID or a Glue version UUID. */
   readonly schemaId: number;
   /** The Confluent GUID or the Glue schema version id, when the schema is named that way. */
@@ -49,7 +51,8 @@ export const refKey = (ref: SchemaRef): string =>
 /** The schema a frame names, as registries look it up. */
 export function frameRef(frame: Frame): SchemaRef {
   if (frame.schemaId >= 0) return { kind: 'confluent-id', id: frame.schemaId };
-  return frame.format === 'glue'
+  // A mapping names a schema by UUID only when its registry is Glue.
+  return frame.format === 'glue' || frame.format === 'mapping'
     ? { kind: 'glue-version', versionId: frame.schemaUuid as string }
     : { kind: 'confluent-guid', guid: frame.schemaUuid as string };
 }
@@ -137,6 +140,42 @@ export function frameConfluentV0(id: number, body: Buffer): Buffer {
   out.writeInt32BE(id, 1);
   body.copy(out, 5);
   return out;
+}
+
+/**
+ * The schema metadata Lambda adds to a record its event-source mapping validated against a schema registry
+ * (provisioned mode, `SchemaRegistryConfig`): AWS, "Using schema registries with Kafka event sources in Lambda".
+ */
+export interface SchemaMetadata {
+  /** `AVRO`, `PROTOBUF` or `JSON` (JSON Schema): the format the registry holds the schema in. */
+  readonly dataFormat: string;
+  /** A Confluent registry's schema id (digits), or a Glue schema version id (a UUID). */
+  readonly schemaId: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A record the mapping already validated: with `EventRecordFormat` SOURCE its value is the Avro body with the framing
+ * (and so the schema id) removed, with JSON it is the record as JSON text; either way the schema is the one
+ * `valueSchemaMetadata` names. A Confluent mapping names schemas by numeric id, a Glue one by schema version UUID;
+ * anything else, or a schema that is not Avro, is poison for this Avro codec.
+ */
+export function mappingFrame(bytes: Buffer, metadata: SchemaMetadata): Frame {
+  if (metadata.dataFormat !== 'AVRO') {
+    throw new CodecError(
+      'CODEC_UNSUPPORTED_SCHEMA',
+      `the event-source mapping decoded this record as ${String(metadata.dataFormat)}; this function reads Avro`,
+    );
+  }
+  const id = String(metadata.schemaId);
+  if (/^\d{1,10}$/.test(id) && Number(id) <= 0x7fffffff) return frame('mapping', Number(id), undefined, bytes, 0);
+  // Confluent's GUIDs are UUIDs too, but AWS documents the mapping's Confluent integration by schema id only.
+  if (UUID.test(id)) return frame('mapping', -1, id.toLowerCase(), bytes, 0);
+  throw new CodecError(
+    'CODEC_UNSUPPORTED_SCHEMA',
+    `valueSchemaMetadata.schemaId ${JSON.stringify(id).slice(0, 80)} is neither a Confluent schema id nor a Glue schema version id`,
+  );
 }
 
 /** Confluent v1 framing: 0x01 and the schema's GUID. */

@@ -18,7 +18,9 @@ export {
   frameGlue,
   frameKey,
   MAX_INFLATED_BYTES,
+  mappingFrame,
   parseFrame,
+  type SchemaMetadata,
   type SchemaRef,
 } from './framing';
 export { SchemaRegistries } from './registry/by-kind';

@@ -1,4 +1,5 @@
 import cassandra from 'cassandra-driver';
+import type { SchemaMetadata } from '../codec';
 import { AppError } from '../errors';
 import type { WriteExecutor } from '../scylla/executor';
 import { statement } from '../scylla/statement';
@@ -18,6 +19,8 @@ export interface DeadLetter {
   value: string | null;
   /** Kafka timestamp, epoch ms. */
   timestamp: number;
+  /** The schema the mapping named for the value it decoded (SOURCE or JSON): without it the value is unreadable. */
+  valueSchemaMetadata: SchemaMetadata | null;
 }
 
 /** An error message is cut to this length when its dead letter is made, so every sink stores the same text. */
@@ -31,8 +34,8 @@ export interface DeadLetterSink {
 const INSERT = statement(
   'dead_letters.insert',
   `INSERT INTO dead_letters (function_name, day, topic, partition, offset, reason, message, key, value, recorded_at,
-     record_timestamp, replayed_at, replayed_by)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)`,
+     record_timestamp, value_schema, replayed_at, replayed_by)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)`,
   { idempotent: true },
 );
 
@@ -64,6 +67,7 @@ export class ScyllaDeadLetterSink implements DeadLetterSink {
           e.value === null ? null : Buffer.from(e.value, 'base64'),
           new Date(),
           new Date(e.timestamp),
+          e.valueSchemaMetadata === null ? null : JSON.stringify(e.valueSchemaMetadata),
         ]),
       ),
     );

@@ -88,13 +88,27 @@ export const DEAD_LETTER_HEADERS = {
   offset: 'dlq.offset',
   timestamp: 'dlq.timestamp',
 } as const;
+/** Only on the dead letter of a value the mapping decoded (SOURCE, JSON): its `valueSchemaMetadata` as JSON. */
+export const VALUE_SCHEMA_HEADER = 'dlq.value-schema';
 
 const HEADER_NAMES = Object.entries(DEAD_LETTER_HEADERS).map(
   ([field, name]) => [field as keyof typeof DEAD_LETTER_HEADERS, Buffer.from(name)] as const,
 );
 
-function headersOf(values: Record<keyof typeof DEAD_LETTER_HEADERS, string>): Map<Buffer, Buffer> {
-  return new Map(HEADER_NAMES.map(([field, name]) => [name, Buffer.from(values[field])]));
+function headersOf(e: DeadLetter): Map<Buffer, Buffer> {
+  const values: Record<keyof typeof DEAD_LETTER_HEADERS, string> = {
+    reason: e.reason,
+    message: e.message,
+    function: e.functionName,
+    topic: e.topic,
+    partition: String(e.partition),
+    offset: String(e.offset),
+    timestamp: String(e.timestamp),
+  };
+  const headers = new Map(HEADER_NAMES.map(([field, name]) => [name, Buffer.from(values[field])]));
+  if (e.valueSchemaMetadata !== null)
+    headers.set(Buffer.from(VALUE_SCHEMA_HEADER), Buffer.from(JSON.stringify(e.valueSchemaMetadata)));
+  return headers;
 }
 
 /**
@@ -123,15 +137,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
           key: e.key === null ? undefined : Buffer.from(e.key, 'base64'),
           value: e.value === null ? undefined : Buffer.from(e.value, 'base64'),
           timestamp: BigInt(e.timestamp),
-          headers: headersOf({
-            reason: e.reason,
-            message: e.message,
-            function: e.functionName,
-            topic: e.topic,
-            partition: String(e.partition),
-            offset: String(e.offset),
-            timestamp: String(e.timestamp),
-          }),
+          headers: headersOf(e),
         })),
       });
     } catch (error) {

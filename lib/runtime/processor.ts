@@ -168,6 +168,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
           key: r.key ?? null,
           value: r.value ?? null,
           timestamp: r.timestamp,
+          valueSchemaMetadata: r.valueSchemaMetadata ?? null,
         },
       });
     };

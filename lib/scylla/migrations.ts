@@ -58,6 +58,14 @@ export const MIGRATIONS: Migration[] = [
       { table: 'dead_letters', name: 'replayed_by', type: 'text' },
     ],
   },
+  {
+    version: 3,
+    name: 'dead letters of mapping-decoded records',
+    statements: [],
+    // A value the event-source mapping decoded (SOURCE, JSON) names its schema only in the record's
+    // valueSchemaMetadata (JSON text here): a replay needs it back.
+    columns: [{ table: 'dead_letters', name: 'value_schema', type: 'text' }],
+  },
 ];
 
 export interface MigrationOptions {

@@ -5,7 +5,8 @@ import { buildFunction } from '../../../dev/build';
 import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { identityLinker, READER_SCHEMA } from '../../../functions/identity-linker/definition';
 import { composeProcessor } from '../../../lib/runtime/compose';
-import { DEAD_LETTER_HEADERS, KafkaDeadLetterSink } from '../../../lib/runtime/kafka-dead-letters';
+import type { DeadLetter } from '../../../lib/runtime/dead-letters';
+import { DEAD_LETTER_HEADERS, KafkaDeadLetterSink, VALUE_SCHEMA_HEADER } from '../../../lib/runtime/kafka-dead-letters';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
 import { functionEnvironment, IDENTITY_POISON } from './environment';
@@ -81,6 +82,39 @@ describe('dead letters to a Kafka topic', () => {
     expect(letters[0]?.value).toEqual(Buffer.from([0x09, 1, 2]));
   });
 
+  it('carries the schema metadata of a value the mapping decoded in a header, and only then', async () => {
+    const sink = new KafkaDeadLetterSink({
+      brokers: [endpoints.kafkaBootstrap],
+      topic,
+      tls: false,
+      sasl: { mechanism: 'none' },
+      timeoutMs: 10_000,
+    });
+    const letter = (offset: number, valueSchemaMetadata: DeadLetter['valueSchemaMetadata']): DeadLetter => ({
+      functionName: 'navigation-enricher',
+      topic: 'navigation',
+      partition: 0,
+      offset,
+      reason: 'RECORD_INVALID',
+      message: 'm',
+      key: null,
+      value: Buffer.from([2, 0x61]).toString('base64'),
+      timestamp: 1_700_000_000_000,
+      valueSchemaMetadata,
+    });
+    await sink.write([letter(500, { dataFormat: 'AVRO', schemaId: '7' }), letter(501, null)]);
+    await sink.close();
+    const letters = await readDeadLetters(topic, 2, (headers) => Number(headers[DEAD_LETTER_HEADERS.offset]) >= 500);
+    letters.sort(
+      (a, b) => Number(a.headers[DEAD_LETTER_HEADERS.offset]) - Number(b.headers[DEAD_LETTER_HEADERS.offset]),
+    );
+    expect(JSON.parse(letters[0]?.headers[VALUE_SCHEMA_HEADER] as string)).toEqual({
+      dataFormat: 'AVRO',
+      schemaId: '7',
+    });
+    expect(letters[1]?.headers).not.toHaveProperty(VALUE_SCHEMA_HEADER);
+  });
+
   it('keeps the partition for a retry when the topic cannot be reached: no poison record is dropped', async () => {
     const handler = composeProcessor(identityLinker, READER_SCHEMA, {
       ...functionEnvironment(keyspace),
@@ -154,6 +188,7 @@ describe('KafkaDeadLetterSink', () => {
       key: null,
       value: null,
       timestamp: 1,
+      valueSchemaMetadata: null,
     };
     await expect(sink.write([entry])).rejects.toMatchObject({ code: 'DEAD_LETTER_WRITE_FAILED', transient: true });
   });

@@ -56,6 +56,29 @@ describe('pipeline config', () => {
     expect(parse(raw).functions['identity-linker'].provisionedPollers).toBeUndefined();
   });
 
+  it("refuses a mapping schema registry without provisioned mode or without the environment's registry of that kind", () => {
+    // AWS, "Using schema registries with Kafka event sources in Lambda": provisioned mode only.
+    const raw = exampleConfig();
+    raw.functions['identity-linker'] = { topic: 'identity-links', reportBatchItemFailures: false };
+    raw.functions['identity-linker'].mappingSchemaRegistry = { registry: 'glue', eventRecordFormat: 'SOURCE' };
+    const message = failure(raw).message;
+    expect(message).toMatch(/functions\.identity-linker\.provisionedPollers[\s\S]*schema registry/);
+    expect(message).toMatch(/functions\.identity-linker\.mappingSchemaRegistry[\s\S]*glueRegistryArn/);
+    const confluent = exampleConfig();
+    confluent.functions['navigation-enricher'].mappingSchemaRegistry = {
+      registry: 'confluent',
+      eventRecordFormat: 'JSON',
+      basicAuthSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-AbCdEf',
+    };
+    expect(parse(confluent).functions['navigation-enricher'].mappingSchemaRegistry).toMatchObject({
+      eventRecordFormat: 'JSON',
+    });
+    (confluent.schemaRegistry as { urls: string[] }).urls = [];
+    (confluent.schemaRegistry as { glueRegistryArn?: string }).glueRegistryArn =
+      'arn:aws:glue:eu-west-1:123456789012:registry/events';
+    expect(failure(confluent).message).toMatch(/mappingSchemaRegistry[\s\S]*schemaRegistry\.urls/);
+  });
+
   it('requires a timestamp with AT_TIMESTAMP and only then', () => {
     const raw = exampleConfig();
     raw.functions['navigation-enricher'].startingPosition = 'AT_TIMESTAMP';

@@ -671,6 +671,49 @@ describe('the self-managed Kafka variant', () => {
   }, 120_000);
 });
 
+describe("the mapping's own schema registry", () => {
+  it('configures SOURCE or JSON delivery, validating values, against the Confluent or Glue registry of the environment', () => {
+    // AWS::Lambda::EventSourceMapping SchemaRegistryConfig (CloudFormation reference).
+    const raw = exampleConfig();
+    Object.assign(raw.schemaRegistry as object, {
+      glueRegistryArn: 'arn:aws:glue:eu-west-1:123456789012:registry/events',
+    });
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-AbCdEf';
+    raw.functions['navigation-enricher'].mappingSchemaRegistry = {
+      registry: 'confluent',
+      eventRecordFormat: 'SOURCE',
+      basicAuthSecretArn: secret,
+    };
+    raw.functions['segment-builder'].mappingSchemaRegistry = { registry: 'glue', eventRecordFormat: 'JSON' };
+    const s = synthesize(raw);
+    const configs = resources(s, 'AWS::Lambda::EventSourceMapping').map(
+      ([, r]) =>
+        (r.Properties.AmazonManagedKafkaEventSourceConfig as { SchemaRegistryConfig?: Record<string, unknown> })
+          .SchemaRegistryConfig,
+    );
+    expect(configs.filter((c) => c === undefined)).toHaveLength(1); // identity-linker decodes framed values itself
+    expect(configs).toContainEqual({
+      SchemaRegistryURI: 'https://schema-registry.internal:8081',
+      EventRecordFormat: 'SOURCE',
+      AccessConfigs: [{ Type: 'BASIC_AUTH', URI: secret }],
+      SchemaValidationConfigs: [{ Attribute: 'VALUE' }],
+    });
+    expect(configs).toContainEqual(
+      expect.objectContaining({
+        SchemaRegistryURI: 'arn:aws:glue:eu-west-1:123456789012:registry/events',
+        EventRecordFormat: 'JSON',
+        SchemaValidationConfigs: [{ Attribute: 'VALUE' }],
+      }),
+    );
+    expect(statements(s)).toContainEqual(
+      expect.objectContaining({
+        Action: 'glue:GetRegistry',
+        Resource: 'arn:aws:glue:eu-west-1:123456789012:registry/events',
+      }),
+    );
+  });
+});
+
 describe('dead letters to a Kafka topic', () => {
   it('points the functions at the topic and lets them write only that topic over MSK IAM', () => {
     const raw = exampleConfig();
