@@ -22,7 +22,7 @@ export interface Fault {
   inject(targets: ChaosTargets): Promise<void>;
 }
 
-const cqlKilled = (at: number, downSeconds: number): Fault => ({
+export const cqlKilled = (at: number, downSeconds: number): Fault => ({
   at,
   name: `CQL server SIGKILL, back after ${downSeconds} s`,
   async inject({ cql }) {

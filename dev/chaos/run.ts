@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ConfluentSchemaRegistry } from '../../lib/codec';
@@ -10,13 +11,16 @@ import { ScyllaSession } from '../../lib/scylla/session';
 import { statement } from '../../lib/scylla/statement';
 import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
 import { DEMO_SEGMENT_RULES, type DemoRecord, ensureTopics, topicEnds } from '../demo/stream';
+import { S3DestinationStore } from '../dlq/destination-store';
 import { KafkaDeadLetterStore } from '../dlq/kafka-store';
+import { replay } from '../dlq/replay';
 import { SqsDeadLetterStore } from '../dlq/sqs-store';
 import { type DeadLetterStore, MS_PER_DAY } from '../dlq/store';
 import { TableDeadLetterStore } from '../dlq/table-store';
 import { WorkerContainers } from '../esm/containers';
+import { S3FailureDestination } from '../esm/destinations';
 import { readTopic } from '../esm/read-topic';
-import { LocalEventSourceMapping } from '../esm/runner';
+import { LocalEventSourceMapping, type MappingSettings } from '../esm/runner';
 import { FaultyProxy } from '../faults/http-proxy';
 import { localScyllaEnvironment } from '../stack/config';
 import { dedicatedServer } from '../stack/dedicated';
@@ -38,6 +42,11 @@ export interface ChaosOptions {
   /** After the stream and the faults: how long the functions may take to commit everything. */
   drainSeconds: number;
   seed: number;
+  /**
+   * The mappings' error-handling controls, and an S3 bucket for what they give up on (`s3`), which the run then
+   * replays through the functions as `npm run dlq -- replay --destination` does. Default: AWS's (retry forever).
+   */
+  mapping?: { controls: MappingSettings['controls']; onFailure?: 's3' };
   log(line: string): void;
 }
 
@@ -51,6 +60,14 @@ export interface ChaosReport extends Accounting {
   mapping: Record<string, Record<string, number>>;
   /** Per function: what its mapping noted (consumers rebuilt, invocations abandoned), with the time. */
   events: Record<string, string[]>;
+  /** Records the mappings delivered to their on-failure destination. */
+  diverted: number;
+  /** Records the mappings gave up on and could not deliver anywhere (no destination, or it refused them). */
+  dropped: number;
+  /** Diverted records replayed from the destination through their function. */
+  redriven: number;
+  /** `lost` before the diverted records were replayed: what a destination nobody redrives costs. */
+  lost_before_redrive: number;
 }
 
 const KEYSPACE = 'chaos';
@@ -196,6 +213,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       { bootstrapBrokers: brokers, registry },
     );
 
+    const failedBatches = options.mapping?.onFailure === 's3' ? 'chaos-failed-batches' : undefined;
+    const s3 = new S3Client({ ...awsClient, forcePathStyle: true });
+    cleanup.push(async () => s3.destroy());
+    if (failedBatches) await s3.send(new CreateBucketCommand({ Bucket: failedBatches }));
+
     const mappings: {
       name: FunctionName;
       topic: string;
@@ -212,7 +234,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         groupId: name,
         bootstrapBrokers: brokers,
         invoker: containers,
-        settings: { batchSize: 200, batchingWindowMs: 200, timeoutMs: options.timeoutMs, retryBackoffMs: 300 },
+        settings: {
+          batchSize: 200,
+          batchingWindowMs: 200,
+          timeoutMs: options.timeoutMs,
+          retryBackoffMs: 300,
+          ...(options.mapping && { controls: options.mapping.controls }),
+          functionArn: `arn:aws:lambda:eu-west-1:000000000000:function:chaos-${name}`,
+          onFailure: failedBatches ? new S3FailureDestination(s3, failedBatches, `chaos-${name}`) : undefined,
+        },
       });
       mappings.push({ name, topic, esm, containers });
     }
@@ -267,18 +297,39 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The ledger is in event-time order: its first and last records bound the days dead letters are filed under.
     const day = (record: DemoRecord | undefined) =>
       Math.floor((record?.event.eventTime ?? 0) / MS_PER_DAY) * MS_PER_DAY;
-    const letters = await store.select({
-      functions: FUNCTIONS,
-      firstDay: day(stream.ledger[0]),
-      lastDay: day(stream.ledger[stream.ledger.length - 1]),
-    });
-    const accounting = await account(
-      stream.ledger,
-      { navigation: navigation.messages, identity: identity.messages },
-      reader,
-      DEMO_SEGMENT_RULES.map(([segment, pattern]) => ({ segment, pattern: new RegExp(pattern) })),
-      letters,
-    );
+    const days = { functions: FUNCTIONS, firstDay: day(stream.ledger[0]), lastDay: day(stream.ledger.at(-1)) };
+    const accountNow = async () =>
+      account(
+        stream.ledger,
+        { navigation: navigation.messages, identity: identity.messages },
+        reader,
+        DEMO_SEGMENT_RULES.map(([segment, pattern]) => ({ segment, pattern: new RegExp(pattern) })),
+        await store.select(days),
+      );
+    let diverted = 0;
+    let dropped = 0;
+    for (const m of mappings) {
+      diverted += m.esm.stats.delivered;
+      dropped += m.esm.stats.discarded - m.esm.stats.delivered;
+    }
+    let redriven = 0;
+    let lostBeforeRedrive = 0;
+    if (failedBatches && diverted > 0) {
+      lostBeforeRedrive = (await accountNow()).lost;
+      log(`${diverted} records in s3://${failedBatches}: ${lostBeforeRedrive} rows missing; replaying them`);
+      const destination = new S3DestinationStore(s3, failedBatches, FUNCTIONS);
+      const containers = new Map(mappings.map((m) => [m.name as string, m.containers]));
+      const outcome = await replay(
+        destination,
+        await destination.select(days),
+        async (name) => (event) =>
+          (containers.get(name) as WorkerContainers).invoke('redrive', event, Date.now() + options.timeoutMs),
+        { run: 'chaos-redrive' },
+      );
+      redriven = outcome.replayed;
+      log(`redrive: ${outcome.replayed} replayed, ${outcome.retryLater} left for later`);
+    }
+    const accounting = await accountNow();
     const mapping: ChaosReport['mapping'] = {};
     const events: ChaosReport['events'] = {};
     let retried = 0;
@@ -297,6 +348,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       schedule,
       mapping,
       events,
+      diverted,
+      dropped,
+      redriven,
+      lost_before_redrive: lostBeforeRedrive,
     };
   } finally {
     for (const close of cleanup.reverse()) await close().catch(() => {});

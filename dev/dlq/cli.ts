@@ -20,6 +20,7 @@ import { CredentialsSource } from '../../lib/scylla/credentials';
 import { ScyllaSession } from '../../lib/scylla/session';
 import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
+import { S3DestinationStore } from './destination-store';
 import { KafkaDeadLetterStore } from './kafka-store';
 import { type Handler, type ReplayOutcome, replay, reproduce } from './replay';
 import { SqsDeadLetterStore } from './sqs-store';
@@ -41,6 +42,10 @@ import { TableDeadLetterStore } from './table-store';
  *   functions write with event-time timestamps).
  * - `replay --to-topic [--bootstrap host:port,...]`: produces them to their topic and partition instead, for every
  *   consumer to read again.
+ * - `--destination s3://<bucket>`: the same commands on what the event-source mappings sent to their on-failure
+ *   destination instead (destination-store.ts: every record of each failed batch, its reason the mapping's
+ *   condition, e.g. RetryAttemptsExhausted). A replay writes them through the function as above; the function's own
+ *   dead letters stay in its sink.
  *
  * Target: the SCYLLA_*, SCHEMA_REGISTRY_* and DEAD_LETTER_* settings the functions take; without
  * SCYLLA_CONTACT_POINTS, the local stack (keyspace `pipeline`, its moto for SQS, its Kafka).
@@ -54,6 +59,7 @@ function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
     Object.assign(out, localScyllaEnvironment(local, out.SCYLLA_KEYSPACE ?? 'pipeline'));
     out.SCHEMA_REGISTRY_URLS ??= local.registryUrl;
     out.AWS_ENDPOINT_URL_SQS ??= local.awsEndpoint;
+    out.AWS_ENDPOINT_URL_S3 ??= local.awsEndpoint;
     out.AWS_REGION ??= 'eu-west-1';
     out.AWS_ACCESS_KEY_ID ??= 'test';
     out.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -103,8 +109,26 @@ async function describeValue(value: Buffer | null, registry: ConfluentSchemaRegi
   return lines;
 }
 
-/** The sink named by `--sink` or DEAD_LETTER_SINK, and what closes the clients it needed. */
-async function openStore(env: Record<string, string>): Promise<{ store: DeadLetterStore; close(): Promise<void> }> {
+/**
+ * The mapping's on-failure destination named by `--destination`, or the sink named by `--sink` or DEAD_LETTER_SINK,
+ * and what closes the clients it needed.
+ */
+async function openStore(
+  env: Record<string, string>,
+  destination: string | undefined,
+): Promise<{ store: DeadLetterStore; close(): Promise<void> }> {
+  if (destination !== undefined) {
+    const bucket = /^s3:\/\/([a-z0-9.-]{3,63})\/?$/.exec(destination)?.[1];
+    if (!bucket) throw new Error(`--destination ${destination}: expected s3://<bucket>`);
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    // A custom endpoint (the local stack's moto) serves buckets by path, not by host name.
+    const store = new S3DestinationStore(
+      new S3Client({ forcePathStyle: !!env.AWS_ENDPOINT_URL_S3 }),
+      bucket,
+      FUNCTIONS,
+    );
+    return { store, close: () => store.close() };
+  }
   switch (oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs', 'kafka'], 'scylla')) {
     case 'sqs': {
       const { SQSClient } = await import('@aws-sdk/client-sqs');
@@ -183,6 +207,7 @@ async function main(): Promise<number> {
       ids: { type: 'boolean' },
       'to-topic': { type: 'boolean' },
       bootstrap: { type: 'string' },
+      destination: { type: 'string' },
     },
   });
   const [command, id] = positionals;
@@ -197,7 +222,7 @@ async function main(): Promise<number> {
   if (!functions.every((f) => FUNCTIONS.includes(f as FunctionName)))
     throw new Error(`--function: one of ${FUNCTIONS.join(', ')}`);
   const filter: DeadLetterFilter = { functions, reason: values.reason, ...dayRange(values.since, values.until) };
-  const { store, close } = await openStore(env);
+  const { store, close } = await openStore(env, values.destination);
   try {
     switch (command) {
       case 'list': {

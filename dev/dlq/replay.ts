@@ -4,7 +4,8 @@ import type { BatchResponse } from '../../lib/runtime/partitions';
 import { buildMskEvent, type KafkaRecord } from '../esm/event';
 import type { DeadLetterEntry, DeadLetterStore } from './store';
 
-export type Handler = (event: MskEvent, context?: unknown) => Promise<BatchResponse>;
+/** A null or empty answer is a success, as the mapping reads it. */
+export type Handler = (event: MskEvent, context?: unknown) => Promise<BatchResponse | undefined | null>;
 
 /** Records per replayed event: small enough to stay far below Lambda's 6 MB payload with any record size here. */
 const REPLAY_BATCH = 500;
@@ -71,7 +72,7 @@ export async function replay(
       const response = await handler(buildMskEvent(chunk.map(toRecord), { bootstrapServers: 'dlq-replay' }));
       // A transient failure: the function reports the first offset it did not process, as Lambda's ESM expects.
       const failedFrom = Math.min(
-        ...response.batchItemFailures.map((f) => f.itemIdentifier.offset),
+        ...(response?.batchItemFailures ?? []).map((f) => f.itemIdentifier.offset),
         Number.POSITIVE_INFINITY,
       );
       const processed = chunk.filter((e) => e.offset < failedFrom);
@@ -101,6 +102,12 @@ export async function reproduce(
   run: string,
 ): Promise<{ produced: number; skipped: number }> {
   const pending = entries.filter((e) => e.replayedAt === null).sort((a, b) => a.offset - b.offset);
+  // The mapping decoded these (SOURCE, JSON): their framing, and so their schema id, is gone from the bytes.
+  const unframed = pending.find((e) => e.valueSchemaMetadata !== null);
+  if (unframed)
+    throw new Error(
+      `${unframed.id}: its value lost its framing to the mapping's schema registry; replay it through the function instead of --to-topic`,
+    );
   const producer = new Producer({ clientId: 'dlq-replay', bootstrapBrokers, idempotent: true });
   try {
     for (let i = 0; i < pending.length; i += REPLAY_BATCH) {
