@@ -14,13 +14,13 @@ import {
 import { oneOf, requireString } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 import { lazy } from '../../lib/lazy';
-import { parseKafkaDeadLetterConfig } from '../../lib/runtime/kafka-dead-letters';
+import { kafkaConnectionOptions, parseKafkaDeadLetterConfig } from '../../lib/runtime/kafka-dead-letters';
 import { parseScyllaConfig } from '../../lib/scylla/config';
 import { CredentialsSource } from '../../lib/scylla/credentials';
 import { ScyllaSession } from '../../lib/scylla/session';
 import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
-import { S3DestinationStore } from './destination-store';
+import { kafkaDestinationEntry, S3DestinationStore, sqsDestinationEntries } from './destination-store';
 import { KafkaDeadLetterStore } from './kafka-store';
 import { type Handler, type ReplayOutcome, replay, reproduce } from './replay';
 import { SqsDeadLetterStore } from './sqs-store';
@@ -42,10 +42,12 @@ import { TableDeadLetterStore } from './table-store';
  *   functions write with event-time timestamps).
  * - `replay --to-topic [--bootstrap host:port,...]`: produces them to their topic and partition instead, for every
  *   consumer to read again.
- * - `--destination s3://<bucket>`: the same commands on what the event-source mappings sent to their on-failure
- *   destination instead (destination-store.ts: every record of each failed batch, its reason the mapping's
- *   condition, e.g. RetryAttemptsExhausted). A replay writes them through the function as above; the function's own
- *   dead letters stay in its sink.
+ * - `--destination s3://<bucket> | <SQS queue URL> | kafka://<topic>`: the same commands on what the event-source
+ *   mappings sent to their on-failure destination instead (destination-store.ts: every record of each failed
+ *   batch, its reason the mapping's condition, e.g. RetryAttemptsExhausted). An SNS destination is read through a
+ *   queue subscribed to it. SQS and SNS hold only the offsets: the records are read back from the cluster of the
+ *   DEAD_LETTER_KAFKA_* settings (the source cluster in this project). A replay writes them through the function as
+ *   above; the function's own dead letters stay in its sink.
  *
  * Target: the SCYLLA_*, SCHEMA_REGISTRY_* and DEAD_LETTER_* settings the functions take; without
  * SCYLLA_CONTACT_POINTS, the local stack (keyspace `pipeline`, its moto for SQS, its Kafka).
@@ -118,15 +120,7 @@ async function openStore(
   destination: string | undefined,
 ): Promise<{ store: DeadLetterStore; close(): Promise<void> }> {
   if (destination !== undefined) {
-    const bucket = /^s3:\/\/([a-z0-9.-]{3,63})\/?$/.exec(destination)?.[1];
-    if (!bucket) throw new Error(`--destination ${destination}: expected s3://<bucket>`);
-    const { S3Client } = await import('@aws-sdk/client-s3');
-    // A custom endpoint (the local stack's moto) serves buckets by path, not by host name.
-    const store = new S3DestinationStore(
-      new S3Client({ forcePathStyle: !!env.AWS_ENDPOINT_URL_S3 }),
-      bucket,
-      FUNCTIONS,
-    );
+    const store = await destinationStore(env, destination);
     return { store, close: () => store.close() };
   }
   switch (oneOf(env, 'DEAD_LETTER_SINK', ['scylla', 'sqs', 'kafka'], 'scylla')) {
@@ -147,6 +141,33 @@ async function openStore(
       return { store, close: () => session.shutdown() };
     }
   }
+}
+
+/** The mapping's on-failure destination named by `--destination`, read as dead letters (destination-store.ts). */
+async function destinationStore(env: Record<string, string>, destination: string): Promise<DeadLetterStore> {
+  const bucket = /^s3:\/\/([a-z0-9.-]{3,63})\/?$/.exec(destination)?.[1];
+  if (bucket) {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    // A custom endpoint (the local stack's moto) serves buckets by path, not by host name.
+    return new S3DestinationStore(new S3Client({ forcePathStyle: !!env.AWS_ENDPOINT_URL_S3 }), bucket, FUNCTIONS);
+  }
+  const secrets = lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}));
+  const topic = /^kafka:\/\/([A-Za-z0-9._-]{1,249})$/.exec(destination)?.[1];
+  const cluster = parseKafkaDeadLetterConfig({ ...env, DEAD_LETTER_TOPIC: topic ?? 'unused' }, secrets);
+  if (topic)
+    return new KafkaDeadLetterStore(cluster, {
+      entryOf: (t, m) => kafkaDestinationEntry(t, m, FUNCTIONS),
+      fromMapping: true,
+    });
+  if (/^https?:\/\//.test(destination)) {
+    const { SQSClient } = await import('@aws-sdk/client-sqs');
+    const connection = await kafkaConnectionOptions(cluster);
+    return new SqsDeadLetterStore(new SQSClient({}), destination, {
+      entriesOf: (message) => sqsDestinationEntries(message, connection, FUNCTIONS),
+      fromMapping: true,
+    });
+  }
+  throw new Error(`--destination ${destination}: expected s3://<bucket>, an SQS queue URL, or kafka://<topic>`);
 }
 
 /** Each function's bundle, built once into a directory of this run's own and imported: its `handler`. */

@@ -5,8 +5,12 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import type { Message } from '@aws-sdk/client-sqs';
+import type { Message as KafkaMessage } from '@platformatic/kafka';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
-import type { KafkaInvocationRecord } from '../esm/invocation-record';
+import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from '../esm/event';
+import type { KafkaDestinationRecord, KafkaInvocationRecord } from '../esm/invocation-record';
+import { readRange } from '../esm/read-topic';
 import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, utcDay } from './store';
 
 /**
@@ -26,7 +30,7 @@ export function functionOfArn(functionArn: string, functions: readonly string[])
 /** The dead letters a discarded batch stands for, one per record of its event. */
 function entriesOf(
   id: string,
-  invocation: KafkaInvocationRecord,
+  invocation: Pick<KafkaInvocationRecord, 'requestContext' | 'responseContext' | 'timestamp'>,
   event: Pick<MskEvent, 'records'>,
   functions: readonly string[],
 ): DeadLetterEntry[] {
@@ -53,6 +57,58 @@ function entriesOf(
       replayedAt: null,
       replayedBy: null,
     }));
+}
+
+/**
+ * An SQS destination's message (or, through the queue subscribed to an SNS destination, the SNS notification holding
+ * it): the invocation record without the records, which are read back from Kafka by the offsets it names (AWS: "the
+ * invocation record contains metadata... you must retrieve the records from the cluster"). A record the broker no
+ * longer holds (retention) is missing from the entries.
+ */
+export async function sqsDestinationEntries(
+  message: Message,
+  connection: Parameters<typeof readRange>[0],
+  functions: readonly string[],
+): Promise<DeadLetterEntry[]> {
+  const body = JSON.parse(message.Body ?? '{}') as KafkaInvocationRecord & { Type?: string; Message?: string };
+  const invocation =
+    body.Type === 'Notification' && typeof body.Message === 'string'
+      ? (JSON.parse(body.Message) as KafkaInvocationRecord)
+      : body;
+  if (!invocation.requestContext || !invocation.KafkaBatchInfo?.recordsInfo) return []; // not a failed batch
+  const records: KafkaRecord[] = [];
+  for (const [id, info] of Object.entries(invocation.KafkaBatchInfo.recordsInfo)) {
+    const dash = id.lastIndexOf('-');
+    const range = {
+      partition: Number(id.slice(dash + 1)),
+      first: BigInt(info.firstRecordOffset),
+      last: BigInt(info.lastRecordOffset),
+    };
+    for (const m of await readRange(connection, id.slice(0, dash), range)) records.push(kafkaRecordOf(m));
+  }
+  return entriesOf(
+    message.MessageId as string,
+    invocation,
+    buildMskEvent(records, { bootstrapServers: '' }),
+    functions,
+  );
+}
+
+/**
+ * A Kafka destination's message (`kafka://<topic>`): one per failed record, the invocation record with `recordInfo`
+ * and the event holding that record as `payload` ("Using a Kafka topic as an on-failure destination"). Its id is its
+ * own position in the destination topic, which the replay marks name.
+ */
+export function kafkaDestinationEntry(
+  topic: string,
+  m: KafkaMessage,
+  functions: readonly string[],
+): DeadLetterEntry | undefined {
+  if (!m.value || m.value.length === 0) return undefined; // a replay mark
+  const record = JSON.parse(m.value.toString()) as KafkaDestinationRecord;
+  if (!record.requestContext || !record.payload?.records) return undefined;
+  const [entry] = entriesOf(`${topic}/${m.partition}/${m.offset}`, record, record.payload, functions);
+  return entry && { ...entry, id: `${topic}/${m.partition}/${m.offset}` };
 }
 
 const REPLAYED_BY = 'dlq-replayed-by';

@@ -41,8 +41,22 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
   private readonly connection: Promise<Awaited<ReturnType<typeof kafkaConnectionOptions>>>;
   private producer: Producer | undefined;
 
-  constructor(private readonly config: KafkaDeadLetterConfig) {
-    this.description = `topic ${config.topic} on ${config.brokers.join(',')}`;
+  constructor(
+    private readonly config: KafkaDeadLetterConfig,
+    /**
+     * How a record of the topic becomes an entry: by default a dead letter of the functions' own; a mapping's Kafka
+     * on-failure destination holds one message per failed record (destination-store.ts). With `fromMapping`, what
+     * fails again is in the functions' own sink, not here.
+     */
+    private readonly format: {
+      entryOf(topic: string, m: Message): DeadLetterEntry | undefined;
+      fromMapping: boolean;
+    } = {
+      entryOf: letterOf,
+      fromMapping: false,
+    },
+  ) {
+    this.description = `${format.fromMapping ? "the mappings' failed records in " : ''}topic ${config.topic} on ${config.brokers.join(',')}`;
     this.connection = kafkaConnectionOptions(config);
   }
 
@@ -55,6 +69,7 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
   }
 
   async failedAgain(entries: readonly DeadLetterEntry[]): Promise<Map<string, string>> {
+    if (this.format.fromMapping) return new Map();
     const byOrigin = new Map<string, DeadLetterEntry[]>();
     for (const e of entries) byOrigin.set(originOf(e), [...(byOrigin.get(originOf(e)) ?? []), e]);
     const again = new Map<string, string>();
@@ -111,7 +126,7 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
         });
         continue;
       }
-      const letter = letterOf(this.config.topic, m);
+      const letter = this.format.entryOf(this.config.topic, m);
       if (letter) letters.set(letter.id, letter);
     }
     const out: DeadLetterEntry[] = [];

@@ -24,13 +24,26 @@ export class SqsDeadLetterStore implements DeadLetterStore {
   /** Messages this command holds, by message id: their latest receipt handle. */
   private readonly held = new Map<string, string>();
   private readonly entries = new Map<string, DeadLetterEntry>();
+  /** Per message id: its entries not settled yet (a message is deleted once none is left). */
+  private readonly unsettled = new Map<string, Set<string>>();
+  /** The message each entry came from. */
+  private readonly messageOf = new Map<string, string>();
   private drained = false;
 
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    /**
+     * How a message becomes entries: by default one dead letter of the functions' own; a mapping's on-failure
+     * destination gives one message per failed batch (destination-store.ts). With `fromMapping`, what fails again
+     * is in the functions' own sink, not here.
+     */
+    private readonly format: { entriesOf(message: Message): Promise<DeadLetterEntry[]>; fromMapping: boolean } = {
+      entriesOf: async (message) => [entryOf(message)],
+      fromMapping: false,
+    },
   ) {
-    this.description = `queue ${queueUrl}`;
+    this.description = format.fromMapping ? `the mappings' failed batches in queue ${queueUrl}` : `queue ${queueUrl}`;
   }
 
   async select(filter: DeadLetterFilter): Promise<DeadLetterEntry[]> {
@@ -44,6 +57,7 @@ export class SqsDeadLetterStore implements DeadLetterStore {
   }
 
   async failedAgain(entries: readonly DeadLetterEntry[]): Promise<Map<string, string>> {
+    if (this.format.fromMapping) return new Map();
     const byOrigin = new Map<string, DeadLetterEntry[]>();
     for (const e of entries) byOrigin.set(originOf(e), [...(byOrigin.get(originOf(e)) ?? []), e]);
     const again = new Map<string, string>();
@@ -55,7 +69,15 @@ export class SqsDeadLetterStore implements DeadLetterStore {
   }
 
   async settle(replayed: readonly DeadLetterEntry[], superseded: readonly DeadLetterEntry[]): Promise<void> {
-    const ids = [...replayed, ...superseded].map((e) => e.id);
+    const ids: string[] = [];
+    for (const e of [...replayed, ...superseded]) {
+      this.entries.delete(e.id);
+      const messageId = this.messageOf.get(e.id) as string;
+      const left = this.unsettled.get(messageId);
+      if (!left?.delete(e.id) || left.size > 0) continue;
+      ids.push(messageId);
+      this.unsettled.delete(messageId);
+    }
     for (let i = 0; i < ids.length; i += 10) {
       const chunk = ids.slice(i, i + 10);
       const response = await this.sqs.send(
@@ -66,10 +88,7 @@ export class SqsDeadLetterStore implements DeadLetterStore {
       );
       if (response.Failed?.length)
         throw new Error(`SQS kept ${response.Failed.length}: ${response.Failed[0]?.Message}`);
-      for (const id of chunk) {
-        this.held.delete(id);
-        this.entries.delete(id);
-      }
+      for (const id of chunk) this.held.delete(id);
     }
   }
 
@@ -116,7 +135,11 @@ export class SqsDeadLetterStore implements DeadLetterStore {
         const id = message.MessageId as string;
         const known = this.held.has(id);
         this.held.set(id, message.ReceiptHandle as string);
-        if (!known) out.push(entryOf(message));
+        if (known) continue;
+        const entries = await this.format.entriesOf(message);
+        this.unsettled.set(id, new Set(entries.map((e) => e.id)));
+        for (const e of entries) this.messageOf.set(e.id, id);
+        out.push(...entries);
       }
     }
   }

@@ -15,9 +15,39 @@ export async function readTopic(
   topic: string,
   from?: bigint[],
 ): Promise<{ messages: Message[]; ends: bigint[] }> {
+  return read(connection, topic, from);
+}
+
+/**
+ * The records of one partition from offset `first` to `last`, both included, that the broker still holds (retention
+ * may have removed some): how a mapping's failed batch is read back when its destination kept only the offsets.
+ */
+export async function readRange(
+  connection: Connection,
+  topic: string,
+  range: { partition: number; first: bigint; last: bigint },
+): Promise<Message[]> {
+  const { messages } = await read(connection, topic, undefined, range);
+  return messages.filter((m) => m.partition === range.partition && m.offset >= range.first && m.offset <= range.last);
+}
+
+async function read(
+  connection: Connection,
+  topic: string,
+  from: bigint[] | undefined,
+  range?: { partition: number; first: bigint; last: bigint },
+): Promise<{ messages: Message[]; ends: bigint[] }> {
   const consumer = new Consumer({ clientId: 'topic-reader', groupId: `topic-reader-${randomUUID()}`, ...connection });
   try {
     const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    if (range) {
+      // Only the range's partition, only up to its last offset: the others start at their end.
+      for (const [p, end] of ends.entries()) {
+        if (p !== range.partition) continue;
+        if (range.last + 1n < end) ends[p] = range.last + 1n;
+      }
+      from = ends.map((end, p) => (p === range.partition ? range.first : end));
+    }
     const starts = from ?? (await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic) ?? [];
     const next = ends.map((end, partition) => {
       const start = starts[partition] ?? 0n;
