@@ -295,7 +295,7 @@ export class Observability extends Construct {
       });
       alarm(
         'records-left-pipeline',
-        'The event-source mapping sent records to its on-failure destination or dropped them: they are out of the pipeline (read them back from the destination, or from Kafka by the offsets it names)',
+        'The event-source mapping sent records to its on-failure destination or dropped them: they are out of the pipeline (npm run dlq -- replay --destination <the destination> brings the delivered ones back; dropped ones only Kafka still holds)',
         {
           metric: new MathExpression({
             expression: 'FILL(diverted, 0) + FILL(dropped, 0)',
