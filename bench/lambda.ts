@@ -1,30 +1,20 @@
-import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { BUNDLE_OPTIONS, FUNCTIONS, type FunctionName } from '../dev/build';
+import { FUNCTIONS, type FunctionName } from '../dev/build';
 import { navigationEvents } from '../dev/demo/navigation-generator';
-import { DEMO_SEGMENT_RULES } from '../dev/demo/stream';
 import { buildMskEvent, type KafkaRecord } from '../dev/esm/event';
 import type { Handler } from '../dev/esm/runner';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import { type LocalLambdaApp, prepareLocalLambdaApp, startFunction } from '../dev/lambda/local-lambda';
 import { fullPayloadEvent, type PayloadShape } from '../dev/lambda/payloads';
-import { LambdaSandbox } from '../dev/lambda/sandbox';
-import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from '../dev/stack/config';
-import { ownedPid, processCpuSeconds } from '../dev/stack/process';
-import { stackServers } from '../dev/stack/servers';
-import { up } from '../dev/stack/stack';
+import { processCpuSeconds } from '../dev/stack/process';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../lib/codec';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../lib/domain/identity';
 import { NAVIGATION_V2, type Navigation } from '../lib/domain/navigation';
 import type { MskEvent } from '../lib/runtime/msk-event';
-import { parseScyllaConfig } from '../lib/scylla/config';
-import { CredentialsSource } from '../lib/scylla/credentials';
-import { migrate } from '../lib/scylla/migrations';
-import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
 import { printTable } from './harness';
+import { benchKeyspace, benchStack, GB_SECOND_USD, REQUEST_USD, startBenchSandbox } from './sandboxed';
 
 /**
  * `npm run bench:lambda`: the functions as `cdk deploy` would create them (the synthesized template) under AWS's
@@ -41,32 +31,15 @@ import { printTable } from './harness';
  * Durations come from this x86_64 machine's cores (under the quota), shared with the CQL server.
  * BENCH_LAMBDA_EVENTS (20,000): events per function and batch size in part 2.
  */
-const GB_SECOND_USD = 0.0000133334;
-const REQUEST_USD = 0.2 / 1e6;
 const MEMORY_SIZES = [128, 160, 192, 256, 384, 512, 1024];
 const BATCH_SIZES = [100, 500, 10_000];
 const EVENTS = Number(process.env.BENCH_LAMBDA_EVENTS ?? 20_000);
 const t0 = Date.UTC(2026, 10, 25, 10);
 
-const config = loadStackConfig();
-const endpoints = stackEndpoints(config);
-await up(config);
-const cqlServer = stackServers(config).find((s) => s.name === 'cql');
-const cqlPid = (cqlServer && ownedPid(cqlServer.pidFile, config.home)) || 0;
+const { config, endpoints, cqlPid } = await benchStack();
 
 const keyspace = `bench_lambda_${Date.now().toString(36)}`;
-const scylla = parseScyllaConfig(localScyllaEnvironment(endpoints, keyspace));
-const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
-await migrate(admin, {
-  keyspace,
-  replication: `{'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 1}`,
-});
-const rule = statement(
-  'rules.seed',
-  `INSERT INTO ${keyspace}.segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, true)`,
-  { idempotent: true },
-);
-for (const [segment, pattern] of DEMO_SEGMENT_RULES) await admin.execute(rule, [segment, pattern]);
+const admin = await benchKeyspace(endpoints, keyspace);
 
 const encoder = new AvroEncoder(new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }));
 const navigation = await encoder.forSubject<Navigation>('bench-lambda-navigation-value', NAVIGATION_V2);
@@ -98,22 +71,7 @@ const enricher = app.functions.get('navigation-enricher');
 if (!enricher) throw new Error('no navigation-enricher in the template');
 
 /** The naive handler built as a function of its own, run with navigation-enricher's settings. */
-async function startNaive(): Promise<LambdaSandbox> {
-  const assetDir = mkdtempSync(path.join(workDir, 'naive-'));
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [path.join(REPO_ROOT, 'bench/naive-lambda.ts')], outdir: assetDir });
-  const definition = { ...(enricher as NonNullable<typeof enricher>), functionName: 'naive', assetDir };
-  const { environment } = localEnvironment(definition, endpoints, app.resources, {
-    ...overrides,
-    SCYLLA_USERNAME: endpoints.cqlCredentials.username,
-    SCYLLA_PASSWORD: endpoints.cqlCredentials.password,
-  });
-  return LambdaSandbox.start({
-    definition,
-    runtime: app.runtime,
-    environment,
-    logFile: path.join(workDir, 'naive.log'),
-  });
-}
+const startNaive = () => startBenchSandbox(app, 'naive', 'bench/naive-lambda.ts', { overrides });
 
 // 1. Memory.
 console.log(
