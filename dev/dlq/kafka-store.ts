@@ -40,6 +40,8 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
   private ends: bigint[] | undefined;
   private readonly connection: Promise<Awaited<ReturnType<typeof kafkaConnectionOptions>>>;
   private producer: Producer | undefined;
+  /** Per entry id: the ids of the same record's other copies in the topic (a mapping's destination only). */
+  private readonly copies = new Map<string, string[]>();
 
   constructor(
     private readonly config: KafkaDeadLetterConfig,
@@ -88,8 +90,8 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
     if (replayed.length + superseded.length === 0) return;
     this.producer ??= new Producer({ clientId: 'dlq-marks', acks: -1, ...(await this.connection) });
     const at = new Date().toISOString();
-    const mark = (kind: 'replayed' | 'superseded') => (e: DeadLetterEntry) => {
-      const [, partition, offset] = e.id.split('/').slice(-3);
+    const mark = (kind: 'replayed' | 'superseded') => (id: string) => {
+      const [, partition, offset] = id.split('/').slice(-3);
       return {
         topic: this.config.topic,
         headers: new Map(
@@ -102,7 +104,11 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
         ),
       };
     };
-    await this.producer.send({ messages: [...replayed.map(mark('replayed')), ...superseded.map(mark('superseded'))] });
+    const ids = (entries: readonly DeadLetterEntry[]) =>
+      entries.flatMap((e) => [e.id, ...(this.copies.get(e.id) ?? [])]);
+    await this.producer.send({
+      messages: [...ids(replayed).map(mark('replayed')), ...ids(superseded).map(mark('superseded'))],
+    });
   }
 
   async close(): Promise<void> {
@@ -130,10 +136,21 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
       if (letter) letters.set(letter.id, letter);
     }
     const out: DeadLetterEntry[] = [];
+    const byOrigin = new Map<string, DeadLetterEntry>();
+    this.copies.clear();
     for (const letter of letters.values()) {
       const mark = marks.get(letter.id);
       if (mark?.kind === 'superseded') continue;
       if (mark) Object.assign(letter, { replayedAt: new Date(mark.at), replayedBy: mark.run });
+      // A mapping's destination is written at least once: a record it holds twice is one entry, its copies marked
+      // with it.
+      const first = this.format.fromMapping ? byOrigin.get(originOf(letter)) : undefined;
+      if (first) {
+        this.copies.set(first.id, [...(this.copies.get(first.id) ?? []), letter.id]);
+        if (!letter.replayedAt) Object.assign(first, { replayedAt: null, replayedBy: null });
+        continue;
+      }
+      byOrigin.set(originOf(letter), letter);
       out.push(letter);
     }
     return out;

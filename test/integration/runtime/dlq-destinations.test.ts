@@ -119,8 +119,11 @@ describe("npm run dlq on the mapping's on-failure destinations", () => {
       const { destination, name } = await (
         destinations[kind] as () => Promise<{ destination: FailureDestination; name: string }>
       )();
-      // Two batches the mapping gave up on.
-      for (const [i, part] of [records.slice(0, 5), records.slice(5)].entries())
+      // Two batches the mapping gave up on; a Kafka destination, written at least once, gets the first one twice
+      // (its records are listed and replayed once, every copy marked).
+      const batches = [records.slice(0, 5), records.slice(5)];
+      if (kind === 'kafka') batches.push(records.slice(0, 5));
+      for (const [i, part] of batches.entries())
         await destination.deliver({
           partition: `${topic}-0`,
           functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:pipeline-example-navigation-enricher',
