@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { buildFunction, FUNCTIONS } from '../dev/build';
 import { loadStackConfig } from '../dev/stack/config';
 import { portInUse } from '../dev/stack/process';
+import { FUNCTIONS } from '../functions/catalog';
+import { buildFunction } from '../infra/build';
 import { printTable } from './harness';
 
 /**

@@ -4,8 +4,8 @@ import type { Context } from 'aws-lambda';
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
 import { READER_SCHEMA as SEGMENT_READER } from '../functions/segment-builder/definition';
+import { NAVIGATION_V1, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../lib/domain/navigation';
 import type { MskEvent, MskRecord } from '../lib/runtime/msk-event';
 import { measureIsolated, printTable } from './harness';
 

@@ -6,7 +6,6 @@ import { pathToFileURL } from 'node:url';
 import { SchemaRegistry as KafkajsSchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Consumer } from '@platformatic/kafka';
 import cassandra from 'cassandra-driver';
-import { buildFunction } from '../dev/build';
 import { produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { RieInvoker } from '../dev/lambda/invoker';
@@ -14,6 +13,7 @@ import { prepareLocalLambdaApp } from '../dev/lambda/local-lambda';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
 import { ownedPid, processCpuSeconds, processSyscalls, type ThreadStats, threadStats } from '../dev/stack/process';
 import { stackServers } from '../dev/stack/servers';
+import { catalogMigrations } from '../functions/catalog';
 import {
   INSERT as INSERT_STATEMENT,
   LOOKUP,
@@ -21,6 +21,7 @@ import {
   navigationRow,
   READER_SCHEMA,
 } from '../functions/navigation-enricher/definition';
+import { buildFunction } from '../infra/build';
 import { AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
@@ -194,6 +195,7 @@ process.on('exit', unpin);
 const scylla = parseScyllaConfig(env);
 const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
 await migrate(admin, {
+  sets: catalogMigrations(),
   keyspace,
   replication: `{'class': 'NetworkTopologyStrategy', '${local.cqlLocalDataCenter}': 1}`,
 });

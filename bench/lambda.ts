@@ -1,18 +1,18 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FUNCTIONS, type FunctionName } from '../dev/build';
 import { navigationEvents } from '../dev/demo/navigation-generator';
-import { buildMskEvent, type KafkaRecord } from '../dev/esm/event';
 import type { Handler } from '../dev/esm/runner';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import { type LocalLambdaApp, prepareLocalLambdaApp, startFunction } from '../dev/lambda/local-lambda';
 import { fullPayloadEvent, type PayloadShape } from '../dev/lambda/payloads';
 import { processCpuSeconds } from '../dev/stack/process';
+import { FUNCTIONS, type FunctionName } from '../functions/catalog';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../functions/topics/identity';
+import { NAVIGATION_V2, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../lib/domain/identity';
-import { NAVIGATION_V2, type Navigation } from '../lib/domain/navigation';
 import type { MskEvent } from '../lib/runtime/msk-event';
 import { statement } from '../lib/scylla/statement';
+import { buildMskEvent, type KafkaRecord } from '../ops/kafka/msk-event';
 import { printTable } from './harness';
 import { benchKeyspace, benchStack, GB_SECOND_USD, REQUEST_USD, startBenchSandbox } from './sandboxed';
 

@@ -1,7 +1,8 @@
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
+import { catalogMigrations } from '../functions/catalog';
+import { NAVIGATION_V1, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, AvroReader, CodecError, ConfluentSchemaRegistry, SchemaCache, TOMBSTONE } from '../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../lib/domain/navigation';
 import { MetricsPublisher, parseMetricsConfig } from '../lib/metrics';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
@@ -40,6 +41,7 @@ const credentials = new CredentialsSource(config.credentials);
 {
   const admin = new ScyllaSession(config, credentials, undefined, { useKeyspace: false });
   await migrate(admin, {
+    sets: catalogMigrations(),
     keyspace: 'bench',
     replication: `{'class': 'NetworkTopologyStrategy', '${local.cqlLocalDataCenter}': 1}`,
   });

@@ -1,7 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLE_OPTIONS } from '../dev/build';
 import { DEMO_SEGMENT_RULES } from '../dev/demo/stream';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import type { LocalLambdaApp } from '../dev/lambda/local-lambda';
@@ -16,6 +15,8 @@ import {
 import { ownedPid } from '../dev/stack/process';
 import { stackServers } from '../dev/stack/servers';
 import { up } from '../dev/stack/stack';
+import { catalogMigrations } from '../functions/catalog';
+import { BUNDLE_OPTIONS } from '../infra/build';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
@@ -40,6 +41,7 @@ export async function benchKeyspace(endpoints: StackEndpoints, keyspace: string)
   const scylla = parseScyllaConfig(localScyllaEnvironment(endpoints, keyspace));
   const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
   await migrate(admin, {
+    sets: catalogMigrations(),
     keyspace,
     replication: `{'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 1}`,
   });

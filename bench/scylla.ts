@@ -1,8 +1,9 @@
 import cassandra from 'cassandra-driver';
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { loadStackConfig, stackEndpoints } from '../dev/stack/config';
+import { catalogMigrations } from '../functions/catalog';
 import { INSERT, navigationRow } from '../functions/navigation-enricher/definition';
-import type { Navigation } from '../lib/domain/navigation';
+import type { Navigation } from '../functions/topics/navigation';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { WriteExecutor } from '../lib/scylla/executor';
@@ -34,6 +35,7 @@ const config = parseScyllaConfig({
 const credentials = new CredentialsSource(config.credentials);
 const admin = new ScyllaSession(config, credentials, undefined, { useKeyspace: false });
 await migrate(admin, {
+  sets: catalogMigrations(),
   keyspace: KEYSPACE,
   replication: `{'class': 'NetworkTopologyStrategy', '${local.cqlLocalDataCenter}': 1}`,
 });

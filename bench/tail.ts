@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import cassandra from 'cassandra-driver';
-import { buildFunction } from '../dev/build';
 import { SeededRandom } from '../dev/demo/seeded-random';
 import { ensureTopics, produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
@@ -10,7 +9,9 @@ import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../dev/
 import { ownedPid, processCpuSeconds } from '../dev/stack/process';
 import { promql } from '../dev/stack/prometheus';
 import { stackServers } from '../dev/stack/servers';
+import { catalogMigrations } from '../functions/catalog';
 import { INSERT, LOOKUP } from '../functions/navigation-enricher/definition';
+import { buildFunction } from '../infra/build';
 import { ConfluentSchemaRegistry } from '../lib/codec';
 import { LATENCY_BUCKETS } from '../lib/metrics/instruments';
 import { parseScyllaConfig } from '../lib/scylla/config';
@@ -84,6 +85,7 @@ const admin = new ScyllaSession(scyllaConfig, new CredentialsSource(scyllaConfig
 });
 try {
   await migrate(admin, {
+    sets: catalogMigrations(),
     keyspace,
     replication: `{'class': 'NetworkTopologyStrategy', '${cluster.cluster.endpoints.cqlLocalDataCenter}': 3}`,
   });

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../functions/identity-linker/definition';
 import { READER_SCHEMA as NAVIGATION_READER, navigationEnricher } from '../functions/navigation-enricher/definition';
 import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../functions/segment-builder/definition';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../functions/topics/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../functions/topics/navigation';
 import {
   AvroEncoder,
   AvroReader,
@@ -12,8 +14,6 @@ import {
   SchemaCache,
   TOMBSTONE,
 } from '../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../lib/domain/identity';
-import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../lib/domain/navigation';
 import { ValidationError } from '../lib/runtime/errors';
 import type { ProcessorDefinition, RecordContext } from '../lib/runtime/processor';
 import { navigationEvents } from './demo/navigation-generator';

@@ -1,14 +1,15 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { CATALOG, catalogMigrations, type FunctionName } from '../functions/catalog';
+import { buildFunction } from '../infra/build';
 import { ConfluentSchemaRegistry, SchemaCache } from '../lib/codec';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
-import { buildFunction, type FunctionName } from './build';
-import { DEMO_SEGMENT_RULES, DEMO_TOPICS, produceDemoStream } from './demo/stream';
+import { DEMO_SEGMENT_RULES, DEMO_TOPICS, demoTopic, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { RieInvoker } from './lambda/invoker';
 import { createLocalFailureDestination } from './lambda/local-environment';
@@ -59,7 +60,7 @@ async function main() {
   const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
   const replication =
     process.env.SCYLLA_REPLICATION ?? `{'class': 'NetworkTopologyStrategy', '${scylla.localDataCenter}': 1}`;
-  const applied = await migrate(admin, { keyspace: scylla.keyspace, replication });
+  const applied = await migrate(admin, { sets: catalogMigrations(), keyspace: scylla.keyspace, replication });
   const rule = statement(
     'segment_rules.seed',
     `INSERT INTO ${scylla.keyspace}.segment_rules (segment_id, url_pattern, enabled) VALUES (?, ?, true)`,
@@ -100,11 +101,11 @@ async function main() {
       `(${produced.counts.poison} poison, ${produced.counts.tombstones} tombstones) in ${((produced.finished - produced.started) / 1000).toFixed(1)} s`,
   );
 
-  const functions: { name: FunctionName; topic: string }[] = [
-    { name: 'identity-linker', topic: plan.topics.identity },
-    { name: 'navigation-enricher', topic: plan.topics.navigation },
-    { name: 'segment-builder', topic: plan.topics.navigation },
-  ];
+  const functions = CATALOG.flatMap(({ name, topic }) => {
+    const runTopic = demoTopic(plan.topics, topic);
+    if (runTopic === undefined) console.log(`${name} reads ${topic}, which the demo stream does not produce: not run`);
+    return runTopic === undefined ? [] : [{ name, topic: runTopic }];
+  });
   // ESM_INVOKE=rie: every batch through the Lambda Runtime API, each function as the synthesized template defines
   // it (dev/lambda/); by default the bundles' handlers are invoked in this process.
   const rie =

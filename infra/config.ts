@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { FUNCTIONS, type FunctionName } from '../functions/catalog';
 import { ConfigError } from '../lib/errors';
 import { DEFAULT_SPECULATIVE } from '../lib/scylla/config';
 
@@ -267,11 +268,13 @@ const configSchema = z
     logRetentionDays: z
       .union([z.literal(1), z.literal(3), z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
       .default(30),
-    functions: z.object({
-      'identity-linker': functionSchema,
-      'navigation-enricher': functionSchema,
-      'segment-builder': functionSchema,
-    }),
+    /** One entry per function of functions/catalog.ts. */
+    functions: z.object(
+      Object.fromEntries(FUNCTIONS.map((name) => [name, functionSchema])) as Record<
+        FunctionName,
+        typeof functionSchema
+      >,
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.kafka.type === 'msk' && c.kafka.authentication === 'sasl-scram' && !c.kafka.saslScramSecretArn)

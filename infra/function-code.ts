@@ -1,15 +1,16 @@
 import path from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
-import { buildFunctionSync, type FunctionName } from '../dev/build';
-import { REPO_ROOT } from '../dev/stack/config';
+import type { FunctionName } from '../functions/catalog';
+import { buildFunctionSync } from './build';
+import { REPO_ROOT } from './repo-root';
 
 /**
- * A function's deployment package, built by the project's one esbuild configuration (dev/build.ts) through CDK's
+ * A function's deployment package, built by the project's one esbuild configuration (infra/build.ts) through CDK's
  * local asset bundling, so what `cdk deploy` uploads is byte for byte what the local runner and the benches invoke.
  *
  * Why not `NodejsFunction`: it runs its own esbuild command line built from its own options, a second build
- * configuration that could drift from dev/build.ts (ESM banner, adm-zip stub, externals). This is the mechanism
+ * configuration that could drift from infra/build.ts (ESM banner, adm-zip stub, externals). This is the mechanism
  * `NodejsFunction` itself uses (a local bundler with the asset hashed by its output), minus that second config.
  */
 export function functionCode(name: FunctionName): Code {

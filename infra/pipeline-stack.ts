@@ -18,7 +18,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { FUNCTIONS } from '../dev/build';
+import { FUNCTIONS } from '../functions/catalog';
 import { type PipelineConfig, reservedTotal, transientDiversions, UNRESERVED_MINIMUM } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';

@@ -25,7 +25,7 @@ import {
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FunctionName } from '../dev/build';
+import type { FunctionName } from '../functions/catalog';
 import type { FunctionConfig, KafkaConfig, SchemaRegistryConfig } from './config';
 import { functionCode } from './function-code';
 

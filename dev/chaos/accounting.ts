@@ -1,8 +1,8 @@
 import type { Message } from '@platformatic/kafka';
 import type { ScyllaSession } from '../../lib/scylla/session';
 import { writeTimestamp } from '../../lib/scylla/write-time';
+import type { DeadLetterEntry } from '../../ops/dlq/store';
 import type { DemoRecord } from '../demo/stream';
-import type { DeadLetterEntry } from '../dlq/store';
 import { SEQ_HEADER } from './stream';
 
 /** The counts the chaos run must end with at zero (`faults`, `retried_invocations`, `seconds` describe the run). */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer } from '@platformatic/kafka';
+import { NAVIGATION_V3 } from '../../functions/topics/navigation';
 import { AvroEncoder, type ConfluentSchemaRegistry } from '../../lib/codec';
-import { NAVIGATION_V3 } from '../../lib/domain/navigation';
 import {
   type DemoRecord,
   demoRecords,

@@ -1,4 +1,4 @@
-import type { Consent, Navigation } from '../../lib/domain/navigation';
+import type { Consent, Navigation } from '../../functions/topics/navigation';
 import { SeededRandom } from './seeded-random';
 
 const PATHS = ['/', '/shoes', '/shoes/running', '/cart', '/checkout', '/blog/spring-sale', '/account', '/search'];

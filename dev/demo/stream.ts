@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Producer } from '@platformatic/kafka';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../functions/topics/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../functions/topics/navigation';
 import { AvroEncoder, type ConfluentSchemaRegistry, frameConfluentV0, type SubjectEncoder } from '../../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../../lib/domain/identity';
-import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../lib/domain/navigation';
 import { navigationEvents } from './navigation-generator';
 import { SeededRandom } from './seeded-random';
 
@@ -99,6 +99,16 @@ export const DEMO_SEGMENT_RULES: readonly [string, string][] = [
 
 /** The demo's topics (`npm start`): what the functions consume locally and `npm run schemas:check` checks. */
 export const DEMO_TOPICS = { navigation: 'navigation', identity: 'identity' } as const;
+
+/**
+ * What a run named a function's topic (functions/catalog.ts names the demo's), or undefined when the demo stream does
+ * not produce it: such a function is left out of the run, never handed another topic.
+ */
+export function demoTopic(topics: { navigation: string; identity: string }, topic: string): string | undefined {
+  if (topic === DEMO_TOPICS.navigation) return topics.navigation;
+  if (topic === DEMO_TOPICS.identity) return topics.identity;
+  return undefined;
+}
 
 /** One record of the demo stream, with what it stands for (the ground truth a run is checked against). */
 export interface DemoRecord {

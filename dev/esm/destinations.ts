@@ -2,7 +2,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Producer } from '@platformatic/kafka';
-import { type DiscardContext, invocationRecord, kafkaDestinationRecords, s3ObjectKey } from './invocation-record';
+import {
+  type DiscardContext,
+  invocationRecord,
+  kafkaDestinationRecords,
+  s3ObjectKey,
+} from '../../ops/kafka/invocation-record';
 
 /**
  * An on-failure destination of the Kafka mapping (AWS's DestinationConfig.OnFailure): where the local mapping sends

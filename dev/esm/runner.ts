@@ -3,6 +3,8 @@ import { Consumer, type Message } from '@platformatic/kafka';
 import type { SchemaCache } from '../../lib/codec';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
+import type { DiscardCondition } from '../../ops/kafka/invocation-record';
+import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from '../../ops/kafka/msk-event';
 import type { FailureDestination } from './destinations';
 import {
   type Attempt,
@@ -13,8 +15,6 @@ import {
   type InvocationOutcome,
   validateControls,
 } from './error-handling';
-import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from './event';
-import type { DiscardCondition } from './invocation-record';
 import { decodeAsMapping, type EventRecordFormat } from './schema-registry';
 
 /**

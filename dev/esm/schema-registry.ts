@@ -6,7 +6,8 @@ import {
   type SchemaMetadata,
   VALUE_SCHEMA_ID_HEADER,
 } from '../../lib/codec';
-import type { KafkaRecord } from './event';
+import type { SchemaRejection } from '../../ops/kafka/invocation-record';
+import type { KafkaRecord } from '../../ops/kafka/msk-event';
 
 /**
  * The event-source mapping's own schema registry integration (provisioned mode, `SchemaRegistryConfig`), as AWS
@@ -24,8 +25,6 @@ import type { KafkaRecord } from './event';
 export type EventRecordFormat = 'SOURCE' | 'JSON';
 
 /** Why the mapping keeps a record from the function: AWS's reason codes. */
-export type SchemaRejection = 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
-
 export type MappingDecoded =
   | { record: KafkaRecord; rejected?: undefined }
   | { record: KafkaRecord; rejected: SchemaRejection; message: string };

@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { arch } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { catalogMigrations, FUNCTIONS, type FunctionName } from '../../functions/catalog';
 import { AppError } from '../../lib/errors';
 import { parseScyllaConfig } from '../../lib/scylla/config';
 import { CredentialsSource } from '../../lib/scylla/credentials';
 import { migrate } from '../../lib/scylla/migrations';
 import { ScyllaSession } from '../../lib/scylla/session';
-import { FUNCTIONS, type FunctionName } from '../build';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
 import { up } from '../stack/stack';
 import { NODE24 } from './artifacts';
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
   try {
     await migrate(admin, {
+      sets: catalogMigrations(),
       keyspace,
       replication: `{'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 1}`,
     });

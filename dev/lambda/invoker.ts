@@ -1,6 +1,6 @@
+import type { FunctionName } from '../../functions/catalog';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
-import type { FunctionName } from '../build';
 import type { Invoker } from '../esm/runner';
 import { type LocalLambdaApp, type StartOptions, startFunction } from './local-lambda';
 import type { Invocation, LambdaSandbox } from './sandbox';

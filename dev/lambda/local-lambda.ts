@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { FunctionName } from '../build';
+import type { FunctionName } from '../../functions/catalog';
 import type { StackEndpoints } from '../stack/config';
 import { installLambdaRuntime, type LambdaRuntime } from './artifacts';
 import { createLocalResources, type LocalResources, localEnvironment } from './local-environment';
@@ -33,7 +33,7 @@ export interface PrepareOptions {
 export async function prepareLocalLambdaApp(options: PrepareOptions): Promise<LocalLambdaApp> {
   const step = options.onStep ?? (() => {});
   mkdirSync(options.workDir, { recursive: true });
-  step('synthesizing the app (cdk synth: bundles every function with dev/build.ts)');
+  step('synthesizing the app (cdk synth: bundles every function with infra/build.ts)');
   const cloudAssembly = await cdkSynth(path.join(options.workDir, 'cdk.out'));
   const functions = readFunctions(cloudAssembly);
   step('building the Runtime Interface Emulator and aws-lambda-ric for Node 24 (cached after the first time)');

@@ -1,7 +1,7 @@
-import type { Navigation } from '../../lib/domain/navigation';
+import type { Navigation } from '../../functions/topics/navigation';
 import type { MskEvent } from '../../lib/runtime/msk-event';
+import { buildMskEvent, type KafkaRecord } from '../../ops/kafka/msk-event';
 import { navigationEvents } from '../demo/navigation-generator';
-import { buildMskEvent, type KafkaRecord } from '../esm/event';
 import { ESM_DEFAULTS } from '../esm/runner';
 
 /** Lambda's Kafka ESM: at most 10,000 records per batch, in an invocation payload of at most 6 MB. */

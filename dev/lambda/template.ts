@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FUNCTIONS, type FunctionName } from '../build';
+import { FUNCTIONS, type FunctionName } from '../../functions/catalog';
 import type { MappingSettings } from '../esm/runner';
 import type { EventRecordFormat } from '../esm/schema-registry';
 import { REPO_ROOT } from '../stack/config';

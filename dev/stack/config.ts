@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../../infra/repo-root';
 import { flag } from '../../lib/config';
 import { StackError } from './errors';
 
@@ -51,7 +51,7 @@ export interface StackEndpoints {
   awsEndpoint: string;
 }
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { REPO_ROOT };
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];

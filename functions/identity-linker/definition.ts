@@ -1,11 +1,13 @@
 import type avro from 'avsc';
-import type { IdentityLink } from '../../lib/domain/identity';
-import { CONSENT } from '../../lib/domain/navigation';
-import { ValidationError } from '../../lib/runtime/errors';
-import type { ProcessorDefinition } from '../../lib/runtime/processor';
-import { requireEventTime } from '../../lib/runtime/validation';
-import { statement } from '../../lib/scylla/statement';
-import { writeTimestamp } from '../../lib/scylla/write-time';
+import {
+  type ProcessorDefinition,
+  requireEventTime,
+  statement,
+  ValidationError,
+  writeTimestamp,
+} from '../../lib/runtime';
+import type { IdentityLink } from '../topics/identity';
+import { CONSENT } from '../topics/navigation';
 
 /**
  * identity-linker (topic `identity`, key cookie id): who a cookie is. Upserts `identities` with the event time as

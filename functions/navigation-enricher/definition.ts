@@ -1,10 +1,12 @@
 import type avro from 'avsc';
-import { CONSENT, type Navigation } from '../../lib/domain/navigation';
-import { ValidationError } from '../../lib/runtime/errors';
-import type { ProcessorDefinition } from '../../lib/runtime/processor';
-import { requireEventTime } from '../../lib/runtime/validation';
-import { statement } from '../../lib/scylla/statement';
-import { writeTimestamp } from '../../lib/scylla/write-time';
+import {
+  type ProcessorDefinition,
+  requireEventTime,
+  statement,
+  ValidationError,
+  writeTimestamp,
+} from '../../lib/runtime';
+import { CONSENT, type Navigation } from '../topics/navigation';
 
 /**
  * navigation-enricher (topic `navigation`): resolves the cookie to a user (one SELECT per distinct cookie of the

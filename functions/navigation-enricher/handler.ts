@@ -1,5 +1,4 @@
-import { integer } from '../../lib/config';
-import { composeProcessor } from '../../lib/runtime/compose';
+import { composeProcessor, integer } from '../../lib/runtime';
 import { navigationEnricher, READER_SCHEMA } from './definition';
 
 const ttlSeconds = integer(process.env, 'NAVIGATION_TTL_SECONDS', 90 * 86_400, { min: 0, max: 630_720_000 });

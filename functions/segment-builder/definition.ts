@@ -1,10 +1,12 @@
 import type avro from 'avsc';
-import { CONSENT, type Consent } from '../../lib/domain/navigation';
-import type { ProcessorDefinition } from '../../lib/runtime/processor';
-import { requireEventTime } from '../../lib/runtime/validation';
-import type { WriteExecutor } from '../../lib/scylla/executor';
-import { statement } from '../../lib/scylla/statement';
-import { writeTimestamp } from '../../lib/scylla/write-time';
+import {
+  type ProcessorDefinition,
+  requireEventTime,
+  statement,
+  type WriteExecutor,
+  writeTimestamp,
+} from '../../lib/runtime';
+import { CONSENT, type Consent } from '../topics/navigation';
 
 /**
  * segment-builder (topic `navigation`, its own consumer group): matches each event's URL against the segment

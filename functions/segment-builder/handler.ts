@@ -1,5 +1,4 @@
-import { integer } from '../../lib/config';
-import { composeProcessor } from '../../lib/runtime/compose';
+import { composeProcessor, integer } from '../../lib/runtime';
 import { READER_SCHEMA, segmentBuilder } from './definition';
 
 const ttlSeconds = integer(process.env, 'SEGMENT_TTL_SECONDS', 30 * 86_400, { min: 0, max: 630_720_000 });

@@ -153,6 +153,17 @@ export class PipelineMetrics {
     });
   }
 
+  /** The session's reporter (`SessionEvents`), bound to these instruments. */
+  sessionEvents() {
+    return {
+      retried: (statement: { kind: string }) => this.statementRetries.inc({ kind: statement.kind }),
+      hedged: (sent: number, won: boolean) => {
+        this.speculativeExecutions.inc(sent);
+        if (won) this.speculativeWins.inc();
+      },
+    };
+  }
+
   /**
    * The executor's reporting interface, bound to these instruments. The per-kind histogram child is looked up once
    * per kind: prom-client hashes a label object on every `observe(labels, value)`, a cost paid per statement.

@@ -39,13 +39,10 @@ export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, re
   const secrets = needsSecrets
     ? lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}))
     : undefined;
-  const session = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials, secrets), secrets);
+  const session = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials, secrets), secrets, {
+    events: metrics.instruments.sessionEvents(),
+  });
   const executor = new WriteExecutor(session, scylla.maxInFlight, metrics.instruments.executorMetrics());
-  session.onRetry = (statement) => metrics.instruments.statementRetries.inc({ kind: statement.kind });
-  session.onSpeculativeExecutions = (sent, won) => {
-    metrics.instruments.speculativeExecutions.inc(sent);
-    if (won) metrics.instruments.speculativeWins.inc();
-  };
 
   const registry = parseConfluentRegistryConfig(env);
   const confluent = registry ? new ConfluentSchemaRegistry(registry) : undefined;

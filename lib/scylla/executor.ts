@@ -1,8 +1,16 @@
 import type cassandra from 'cassandra-driver';
 import { AppError } from '../errors';
 import { errorType } from './errors';
-import type { ExecuteOptions, ScyllaSession } from './session';
+import type { ExecuteOptions } from './session';
 import type { Statement } from './statement';
+
+/**
+ * What runs one statement: `ScyllaSession` in a function, a fake in the runtime's unit tests. The executor needs
+ * nothing else of the session, so the runtime above it is testable without a server.
+ */
+export interface StatementRunner {
+  execute(statement: Statement, params: unknown[], options?: ExecuteOptions): Promise<cassandra.types.ResultSet>;
+}
 
 /** What the executor reports; the metrics module implements it. */
 export interface ExecutorMetrics {
@@ -63,7 +71,7 @@ export class WriteExecutor {
   private readonly chains = new Map<string, { tail: Promise<unknown>; pending: number }>();
 
   constructor(
-    private readonly session: ScyllaSession,
+    private readonly runner: StatementRunner,
     private readonly maxInFlight: number,
     private readonly metrics?: ExecutorMetrics,
   ) {
@@ -150,7 +158,7 @@ export class WriteExecutor {
     }
     if (++this.active > this.peak) this.peak = this.active;
     const started = performance.now();
-    this.session.execute(job.statement, job.params, job.options).then(
+    this.runner.execute(job.statement, job.params, job.options).then(
       (result) => {
         this.metrics?.succeeded(job.statement.kind, (performance.now() - started) / 1000);
         this.release(job.options.orderKey);

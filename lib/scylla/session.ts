@@ -21,6 +21,22 @@ export interface SessionHealth {
   hosts: { address: string; up: boolean; openConnections: number; inFlight: number }[];
 }
 
+/** What the session reports (the metrics module implements it), given once at construction. */
+export interface SessionEvents {
+  /** `statement` is tried again after `error` (the retries metric). */
+  retried(statement: Statement, error: Error): void;
+  /** A statement answered after `sent` hedges (speculative executions); `won` when a hedge answered first. */
+  hedged(sent: number, won: boolean): void;
+}
+
+const NO_EVENTS: SessionEvents = { retried() {}, hedged() {} };
+
+export interface SessionOptions {
+  /** Default true. Migrations connect before their keyspace exists: they qualify every name instead. */
+  useKeyspace?: boolean;
+  events?: SessionEvents;
+}
+
 /**
  * One Scylla client per container, kept in module scope by the function and reused by every warm invocation.
  * It connects lazily (the first statement pays, not the cold start), refetches credentials once when Scylla
@@ -35,18 +51,18 @@ export class ScyllaSession {
   private client: cassandra.Client | undefined;
   private connecting: Promise<cassandra.Client> | undefined;
   private reconnectCount = 0;
-  /** Called on every retry (for the retries metric). */
-  onRetry: (statement: Statement, error: Error) => void = () => {};
-  /** Called after a statement answered with hedges (speculative executions) sent, and whether one answered first. */
-  onSpeculativeExecutions: (sent: number, won: boolean) => void = () => {};
+  private readonly events: SessionEvents;
+  private readonly useKeyspace: boolean;
 
   constructor(
     readonly config: ScyllaConfig,
     private readonly credentials: CredentialsSource,
     private readonly secrets?: SecretsClient,
-    /** Migrations connect before their keyspace exists: they qualify every name instead. */
-    private readonly options: { useKeyspace: boolean } = { useKeyspace: true },
-  ) {}
+    options: SessionOptions = {},
+  ) {
+    this.events = options.events ?? NO_EVENTS;
+    this.useKeyspace = options.useKeyspace ?? true;
+  }
 
   /** The connected client, connecting on first use; every later call returns the same client. */
   connected(): Promise<cassandra.Client> {
@@ -103,7 +119,7 @@ export class ScyllaSession {
         // Every host lost (a restart while this container slept): a fresh client reconnects at once instead of
         // waiting out the driver's reconnection schedule.
         if (client && error instanceof cassandra.errors.NoHostAvailableError) await this.reset(client);
-        this.onRetry(statement, typed);
+        this.events.retried(statement, typed);
         const ceiling = this.config.retryBaseDelayMs * 2 ** (attempt - 1);
         await sleep(Math.random() * ceiling);
       }
@@ -123,7 +139,7 @@ export class ScyllaSession {
 
   private answered(result: cassandra.types.ResultSet): cassandra.types.ResultSet {
     if (result.info.speculativeExecutions > 0) {
-      this.onSpeculativeExecutions(result.info.speculativeExecutions, answeredBySpeculativeExecution(result.info));
+      this.events.hedged(result.info.speculativeExecutions, answeredBySpeculativeExecution(result.info));
     }
     return result;
   }
@@ -187,7 +203,7 @@ export class ScyllaSession {
       // assumes this one (9042 unless set). Nodes on another port, the contact points say which.
       protocolOptions: { port: nativePort(config.contactPoints) },
       localDataCenter: config.localDataCenter,
-      keyspace: this.options.useKeyspace ? config.keyspace : undefined,
+      keyspace: this.useKeyspace ? config.keyspace : undefined,
       authProvider: credentials
         ? new cassandra.auth.PlainTextAuthProvider(credentials.username, credentials.password)
         : undefined,

@@ -2,6 +2,7 @@ import type avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { FaultyProxy } from '../../../dev/faults/http-proxy';
+import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../../functions/topics/navigation';
 import {
   AvroEncoder,
   AvroReader,
@@ -16,7 +17,6 @@ import {
   SchemaCache,
   TOMBSTONE,
 } from '../../../lib/codec';
-import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../../../lib/domain/navigation';
 import { endpoints, uniqueName } from '../endpoints';
 
 const b64 = (bytes: Buffer) => bytes.toString('base64');

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { runFuzz } from '../../../dev/fuzz';
+import { NAVIGATION_V3, type Navigation } from '../../../functions/topics/navigation';
 import {
   AvroEncoder,
   AvroReader,
@@ -12,7 +13,6 @@ import {
   SchemaCache,
   TOMBSTONE,
 } from '../../../lib/codec';
-import { NAVIGATION_V3, type Navigation } from '../../../lib/domain/navigation';
 import { endpoints, uniqueName } from '../endpoints';
 
 /**

@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/client-glue';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOPICS, registerDemoSchemas } from '../../../dev/demo/stream';
-import { checkSources, confluentSubject } from '../../../dev/schemas-check';
+import { NAVIGATION_V1 } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { NAVIGATION_V1 } from '../../../lib/domain/navigation';
+import { checkSources, confluentSubject } from '../../../ops/schemas-check';
 import { devCommand } from '../dev-command';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
@@ -19,12 +19,15 @@ import { awsEmulator, endpoints, uniqueName } from '../endpoints';
  */
 const registry = new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] });
 
-async function gate(...args: string[]): Promise<{ code: number; stdout: string }> {
-  return gateWith({}, ...args);
+async function gate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return gateWith({}, '--local', ...args);
 }
 
-async function gateWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  return devCommand('dev/schemas-check.ts', args, env);
+async function gateWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return devCommand('ops/schemas-check.ts', args, env);
 }
 
 const incompatible = `${uniqueName('navigation')}-value`;
@@ -49,6 +52,13 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('npm run schemas:check', () => {
+  it('refuses to guess its registry: naming none is an error, never the local stack by default', async () => {
+    const { code, stderr } = await gateWith({ SCHEMA_REGISTRY_URLS: '' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('npm run schemas:check needs a registry');
+    expect(stderr).toContain('--local');
+  }, 60_000);
+
   it("passes on the demo's writer versions, printing each version's fields read, defaulted and ignored", async () => {
     const { code, stdout } = await gate();
     expect(code).toBe(0);

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
 } from '../../../functions/navigation-enricher/definition';
 import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../../../functions/segment-builder/definition';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../../functions/topics/identity';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent, type KafkaRecord } from '../../../ops/kafka/msk-event';
 import { dashboardBody, exampleConfig, synthesize } from '../../unit/infra/synth';
 import { endpoints, uniqueName } from '../endpoints';
 import { functionEnvironment, NAVIGATION_T0, navigationRecords } from '../runtime/environment';

@@ -6,9 +6,10 @@ import { SeededRandom } from '../../../dev/demo/seeded-random';
 import { ensureTopics, poison, topicEnds } from '../../../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../../../dev/esm/runner';
 import { dedicatedServer } from '../../../dev/stack/dedicated';
+import { catalogMigrations } from '../../../functions/catalog';
 import { navigationEnricher, READER_SCHEMA } from '../../../functions/navigation-enricher/definition';
+import { NAVIGATION_V1, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
@@ -45,7 +46,11 @@ const ends = new Map<string, number>();
 beforeAll(async () => {
   await server.start();
   const admin = sessionFor(parseScyllaConfig(env), { useKeyspace: false });
-  await migrate(admin, { keyspace: 'outage', replication: `{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}` });
+  await migrate(admin, {
+    sets: catalogMigrations(),
+    keyspace: 'outage',
+    replication: `{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}`,
+  });
   await admin.shutdown();
   await ensureTopics(bootstrapBrokers, [topic], 2);
   const encoder = await new AvroEncoder(

@@ -12,11 +12,11 @@ import {
   SnsFailureDestination,
   SqsFailureDestination,
 } from '../../../dev/esm/destinations';
-import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
+import { NAVIGATION_V1, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent, type KafkaRecord } from '../../../ops/kafka/msk-event';
 import { devCommand } from '../dev-command';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
@@ -145,7 +145,7 @@ describe("npm run dlq on the mapping's on-failure destinations", () => {
         DEAD_LETTER_KAFKA_TLS: 'off',
       };
       const dlq = (...args: string[]) =>
-        devCommand('dev/dlq/cli.ts', [...args, '--since', day, '--until', day, '--destination', name], env);
+        devCommand('ops/dlq/cli.ts', [...args, '--since', day, '--until', day, '--destination', name], env);
 
       const listed = await dlq('list', '--ids');
       expect(listed.code).toBe(0);

@@ -3,18 +3,18 @@ import { Admin, Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
 import { ensureTopics } from '../../../dev/demo/stream';
-import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
 } from '../../../functions/navigation-enricher/definition';
+import { NAVIGATION_V1, type Navigation } from '../../../functions/topics/navigation';
 import { ConfluentSchemaRegistry, compileSchema, frameConfluentV0 } from '../../../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent, type KafkaRecord } from '../../../ops/kafka/msk-event';
 import { devCommand } from '../dev-command';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
@@ -55,12 +55,15 @@ async function rows(cql: string, ks = keyspace) {
   }
 }
 
-async function dlq(...args: string[]): Promise<{ code: number; stdout: string }> {
+async function dlq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return dlqWith(env, ...args);
 }
 
-async function dlqWith(target: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  return devCommand('dev/dlq/cli.ts', args, target);
+async function dlqWith(
+  target: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return devCommand('ops/dlq/cli.ts', args, target);
 }
 
 beforeAll(async () => {
@@ -132,6 +135,13 @@ async function registerLate() {
 afterAll(() => registryServer.stop(), 60_000);
 
 describe('npm run dlq', () => {
+  it('refuses to guess its target: no SCYLLA_CONTACT_POINTS and no --local is an error naming both', async () => {
+    const { code, stderr } = await dlqWith({ SCYLLA_CONTACT_POINTS: '' }, 'list');
+    expect(code).toBe(1);
+    expect(stderr).toContain('npm run dlq needs its target: set SCYLLA_CONTACT_POINTS');
+    expect(stderr).toContain('--local');
+  }, 60_000);
+
   it('lists the dead letters by function, day and reason', async () => {
     expect((await rows('SELECT event_id FROM navigations_by_user')).length).toBe(0);
     const { code, stdout } = await dlq('list', '--since', day, '--until', day);
@@ -196,7 +206,8 @@ describe('npm run dlq -- replay --to-topic', () => {
     const linker = composeProcessor(identityLinker, IDENTITY_READER, env);
     expect(await linker(buildMskEvent(poison, { bootstrapServers: 'test' }))).toEqual({ batchItemFailures: [] });
 
-    const args = ['replay', '--to-topic', '--function', 'identity-linker', '--since', day, '--until', day];
+    const args = ['replay', '--to-topic', '--bootstrap', endpoints.kafkaBootstrap, '--function', 'identity-linker'];
+    args.push('--since', day, '--until', day);
     const first = await dlq(...args);
     expect(first.stdout).toContain('re-produced 2 to their topics, already replayed 0');
     expect(first.code).toBe(0);

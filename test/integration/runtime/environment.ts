@@ -1,8 +1,8 @@
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
-import type { KafkaRecord } from '../../../dev/esm/event';
 import { localScyllaEnvironment } from '../../../dev/stack/config';
+import { NAVIGATION_V1, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { NAVIGATION_V1, type Navigation } from '../../../lib/domain/navigation';
+import type { KafkaRecord } from '../../../ops/kafka/msk-event';
 import { endpoints, uniqueName } from '../endpoints';
 
 /** A function's environment as Lambda would hold it, pointing at the local stack and a test's own keyspace. */

@@ -12,10 +12,10 @@ import {
   SnsFailureDestination,
   SqsFailureDestination,
 } from '../../../dev/esm/destinations';
-import type { KafkaDestinationRecord, KafkaInvocationRecord } from '../../../dev/esm/invocation-record';
 import { type Handler, LocalEventSourceMapping, type MappingSettings } from '../../../dev/esm/runner';
 import type { MskEvent } from '../../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../../lib/runtime/partitions';
+import type { KafkaDestinationRecord, KafkaInvocationRecord } from '../../../ops/kafka/invocation-record';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /**

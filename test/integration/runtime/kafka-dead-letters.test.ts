@@ -1,12 +1,12 @@
 import { pathToFileURL } from 'node:url';
 import { Admin, Consumer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFunction } from '../../../dev/build';
-import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { identityLinker, READER_SCHEMA } from '../../../functions/identity-linker/definition';
+import { buildFunction } from '../../../infra/build';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import type { DeadLetter } from '../../../lib/runtime/dead-letters';
 import { DEAD_LETTER_HEADERS, KafkaDeadLetterSink, VALUE_SCHEMA_HEADER } from '../../../lib/runtime/kafka-dead-letters';
+import { buildMskEvent, type KafkaRecord } from '../../../ops/kafka/msk-event';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
 import { functionEnvironment, IDENTITY_POISON } from './environment';

@@ -9,9 +9,9 @@ import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
 } from '../../../functions/navigation-enricher/definition';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../../functions/topics/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
-import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { statement } from '../../../lib/scylla/statement';

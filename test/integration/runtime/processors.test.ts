@@ -1,22 +1,22 @@
 import type avro from 'avsc';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { navigationEvents } from '../../../dev/demo/navigation-generator';
-import { buildMskEvent, type KafkaRecord } from '../../../dev/esm/event';
 import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../../../functions/identity-linker/definition';
 import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
 } from '../../../functions/navigation-enricher/definition';
 import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../../../functions/segment-builder/definition';
+import { IDENTITY_LINK_V1, type IdentityLink } from '../../../functions/topics/identity';
+import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
-import { IDENTITY_LINK_V1, type IdentityLink } from '../../../lib/domain/identity';
-import { NAVIGATION_V1, NAVIGATION_V2, type Navigation } from '../../../lib/domain/navigation';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { deadLetterDay } from '../../../lib/runtime/dead-letters';
 import { BatchFailedError } from '../../../lib/runtime/errors';
 import type { ProcessorDefinition } from '../../../lib/runtime/processor';
 import { WriteExecutor } from '../../../lib/scylla/executor';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent, type KafkaRecord } from '../../../ops/kafka/msk-event';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 import { functionEnvironment } from './environment';

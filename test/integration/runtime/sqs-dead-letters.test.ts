@@ -1,9 +1,9 @@
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildMskEvent } from '../../../dev/esm/event';
 import { identityLinker, READER_SCHEMA } from '../../../functions/identity-linker/definition';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import type { DeadLetter } from '../../../lib/runtime/dead-letters';
+import { buildMskEvent } from '../../../ops/kafka/msk-event';
 import { endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace } from '../scylla/fixtures';
 import { AWS_ENVIRONMENT, functionEnvironment, IDENTITY_POISON } from './environment';

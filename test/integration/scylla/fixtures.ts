@@ -1,10 +1,11 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import cassandra from 'cassandra-driver';
 import { localScyllaEnvironment } from '../../../dev/stack/config';
+import { catalogMigrations } from '../../../functions/catalog';
 import { parseScyllaConfig, type ScyllaConfig } from '../../../lib/scylla/config';
 import { CredentialsSource } from '../../../lib/scylla/credentials';
 import { migrate } from '../../../lib/scylla/migrations';
-import { ScyllaSession } from '../../../lib/scylla/session';
+import { ScyllaSession, type SessionOptions } from '../../../lib/scylla/session';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 
 /** Builds the Scylla pieces the way a function's composition point does, against the local stack. */
@@ -21,7 +22,7 @@ export async function createSecret(value: { username: string; password: string }
   return name;
 }
 
-export function sessionFor(config: ScyllaConfig, options?: { useKeyspace: boolean }): ScyllaSession {
+export function sessionFor(config: ScyllaConfig, options?: SessionOptions): ScyllaSession {
   const secrets = config.credentials.source === 'secrets-manager' ? secretsManager : undefined;
   return new ScyllaSession(config, new CredentialsSource(config.credentials, secrets), secrets, options);
 }
@@ -32,6 +33,7 @@ export async function freshKeyspace(): Promise<string> {
   const session = sessionFor(scyllaConfig({ SCYLLA_KEYSPACE: keyspace }), { useKeyspace: false });
   try {
     await migrate(session, {
+      sets: catalogMigrations(),
       keyspace,
       replication: `{'class': 'NetworkTopologyStrategy', '${endpoints.cqlLocalDataCenter}': 1}`,
     });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMskEvent } from '../../../dev/esm/event';
 import { type ProxiedCluster, startProxiedCluster } from '../../../dev/faults/proxied-cluster';
 import { localScyllaEnvironment } from '../../../dev/stack/config';
+import { catalogMigrations } from '../../../functions/catalog';
 import {
   READER_SCHEMA as NAVIGATION_READER,
   navigationEnricher,
@@ -13,6 +13,7 @@ import { ScyllaUnavailableError } from '../../../lib/scylla/errors';
 import { migrate } from '../../../lib/scylla/migrations';
 import type { ScyllaSession } from '../../../lib/scylla/session';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent } from '../../../ops/kafka/msk-event';
 import { endpoints } from '../endpoints';
 import { CLUSTER_ONLY_METRICS, captureEmf, type EmittedMetric } from '../metrics/emf-output';
 import { functionEnvironment, navigationRecords } from '../runtime/environment';
@@ -35,6 +36,7 @@ let cluster: ProxiedCluster;
 const sessions: ScyllaSession[] = [];
 
 function session(overrides: Record<string, string>) {
+  const events = { sent: 0, won: 0 };
   const created = sessionFor(
     parseScyllaConfig({
       ...localScyllaEnvironment(cluster.cluster.endpoints, KEYSPACE),
@@ -42,12 +44,16 @@ function session(overrides: Record<string, string>) {
       SCYLLA_RETRIES: '0',
       ...overrides,
     }),
+    {
+      events: {
+        retried() {},
+        hedged(sent, won) {
+          events.sent += sent;
+          if (won) events.won++;
+        },
+      },
+    },
   );
-  const events = { sent: 0, won: 0 };
-  created.onSpeculativeExecutions = (sent, won) => {
-    events.sent += sent;
-    if (won) events.won++;
-  };
   sessions.push(created);
   return { session: created, events };
 }
@@ -207,6 +213,7 @@ describe('hedged requests on a 3-node cluster', () => {
     const keyspace = 'pipeline';
     const { session: admin } = session({ SCYLLA_KEYSPACE: 'system' }); // migrations qualify every name
     await migrate(admin, {
+      sets: catalogMigrations(),
       keyspace,
       replication: `{'class': 'NetworkTopologyStrategy', '${cluster.cluster.endpoints.cqlLocalDataCenter}': 3}`,
     });

@@ -1,6 +1,7 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedicatedServer } from '../../../dev/stack/dedicated';
+import { catalogMigrations } from '../../../functions/catalog';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
@@ -33,6 +34,7 @@ describe('a CQL server restarted between two invocations', () => {
     await start();
     const admin = sessionFor(scylla, { useKeyspace: false });
     await migrate(admin, {
+      sets: catalogMigrations(),
       keyspace: 'restart',
       replication: `{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}`,
     });

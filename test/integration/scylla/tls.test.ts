@@ -3,16 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMskEvent } from '../../../dev/esm/event';
 import { localScyllaEnvironment } from '../../../dev/stack/config';
 import { dedicatedServer } from '../../../dev/stack/dedicated';
 import { cqlCertificates, keytoolPath } from '../../../dev/stack/tls';
+import { catalogMigrations } from '../../../functions/catalog';
 import { identityLinker, READER_SCHEMA } from '../../../functions/identity-linker/definition';
 import { composeProcessor } from '../../../lib/runtime/compose';
 import { parseScyllaConfig } from '../../../lib/scylla/config';
 import { ScyllaAuthError, ScyllaTlsError, ScyllaUnavailableError } from '../../../lib/scylla/errors';
 import { migrate } from '../../../lib/scylla/migrations';
 import { statement } from '../../../lib/scylla/statement';
+import { buildMskEvent } from '../../../ops/kafka/msk-event';
 import { endpoints, uniqueName } from '../endpoints';
 import { IDENTITY_POISON } from '../runtime/environment';
 import { secretsManager, sessionFor } from './fixtures';
@@ -72,7 +73,11 @@ function allMessages(error: unknown, seen = new Set<unknown>()): string {
 beforeAll(async () => {
   await server.start();
   const admin = sessionFor(parseScyllaConfig(tlsEnv()), { useKeyspace: false });
-  await migrate(admin, { keyspace: 'tls', replication: `{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}` });
+  await migrate(admin, {
+    sets: catalogMigrations(),
+    keyspace: 'tls',
+    replication: `{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}`,
+  });
   await admin.execute(
     statement('role', `CREATE ROLE IF NOT EXISTS canary WITH PASSWORD = '${CANARY}' AND LOGIN = true`, {
       idempotent: true,

@@ -6,6 +6,7 @@
  * way the record carries `valueSchemaMetadata` `{ dataFormat, schemaId }` (the shape Powertools models).
  */
 import { describe, expect, it } from 'vitest';
+import { NAVIGATION_V1, NAVIGATION_V3 } from '../../../functions/topics/navigation';
 import {
   AvroReader,
   CodecError,
@@ -19,7 +20,6 @@ import {
   type SchemaRef,
   TOMBSTONE,
 } from '../../../lib/codec';
-import { NAVIGATION_V1, NAVIGATION_V3 } from '../../../lib/domain/navigation';
 
 const GLUE_VERSION = '6f1a4c2e-8d3b-4e5f-9a7c-1b2d3e4f5a6b';
 

@@ -8,8 +8,8 @@ import {
   retryBudget,
   validateControls,
 } from '../../../dev/esm/error-handling';
-import { buildMskEvent } from '../../../dev/esm/event';
-import { invocationRecord, s3ObjectKey } from '../../../dev/esm/invocation-record';
+import { invocationRecord, s3ObjectKey } from '../../../ops/kafka/invocation-record';
+import { buildMskEvent } from '../../../ops/kafka/msk-event';
 
 /**
  * The local mapping's error-handling rules, each against the wording of AWS's pages:

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildFunction, FUNCTIONS } from '../../../dev/build';
 import { cdkSynth, readFunctions } from '../../../dev/lambda/template';
 import { loadStackConfig } from '../../../dev/stack/config';
 import { cfnLintBinary } from '../../../dev/stack/stack';
+import { FUNCTIONS } from '../../../functions/catalog';
+import { buildFunction } from '../../../infra/build';
 import { ENVIRONMENTS_DIR } from '../../../infra/config';
 import { synthesize, withFailedBatchesTo } from './synth';
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
 }, 600_000);
 
 describe('the deployed bundles', () => {
-  it('deploys byte for byte the bundle that dev/build.ts builds for the local runner', async () => {
+  it('deploys byte for byte the bundle that infra/build.ts builds for the local runner', async () => {
     const deployed = readFunctions(cli);
     for (const name of FUNCTIONS) {
       const asset = deployed.get(name)?.assetDir ?? 'missing';

@@ -2,7 +2,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS } from '../../../dev/build';
+import { FUNCTIONS } from '../../../functions/catalog';
 import { REPORT_FIELDS } from '../../../infra/observability';
 import { dashboardBody, exampleConfig, type Synthesized, synthesize, withFailedBatchesTo } from './synth';
 

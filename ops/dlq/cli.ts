@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Listr } from 'listr2';
+import { FUNCTIONS, isFunctionName } from '../../functions/catalog';
+import { privateBuild } from '../../infra/build';
 import {
   AvroReader,
   CodecError,
@@ -18,8 +20,7 @@ import { kafkaConnectionOptions, parseKafkaDeadLetterConfig } from '../../lib/ru
 import { parseScyllaConfig } from '../../lib/scylla/config';
 import { CredentialsSource } from '../../lib/scylla/credentials';
 import { ScyllaSession } from '../../lib/scylla/session';
-import { FUNCTIONS, type FunctionName, privateBuild } from '../build';
-import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../stack/config';
+import { opsTarget } from '../target';
 import { kafkaDestinationEntry, S3DestinationStore, sqsDestinationEntries } from './destination-store';
 import { KafkaDeadLetterStore } from './kafka-store';
 import { type Handler, type ReplayOutcome, replay, reproduce } from './replay';
@@ -49,28 +50,9 @@ import { TableDeadLetterStore } from './table-store';
  *   DEAD_LETTER_KAFKA_* settings (the source cluster in this project). A replay writes them through the function as
  *   above; the function's own dead letters stay in its sink.
  *
- * Target: the SCYLLA_*, SCHEMA_REGISTRY_* and DEAD_LETTER_* settings the functions take; without
- * SCYLLA_CONTACT_POINTS, the local stack (keyspace `pipeline`, its moto for SQS, its Kafka).
+ * Target: the SCYLLA_*, SCHEMA_REGISTRY_* and DEAD_LETTER_* settings the functions take, or `--local` for the
+ * local stack (keyspace `pipeline`, its moto for SQS and S3, its Kafka); neither is an error (ops/target.ts).
  */
-
-function targetEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
-  if (!out.SCYLLA_CONTACT_POINTS) {
-    const local = stackEndpoints(loadStackConfig());
-    Object.assign(out, localScyllaEnvironment(local, out.SCYLLA_KEYSPACE ?? 'pipeline'));
-    out.SCHEMA_REGISTRY_URLS ??= local.registryUrl;
-    out.AWS_ENDPOINT_URL_SQS ??= local.awsEndpoint;
-    out.AWS_ENDPOINT_URL_S3 ??= local.awsEndpoint;
-    out.AWS_REGION ??= 'eu-west-1';
-    out.AWS_ACCESS_KEY_ID ??= 'test';
-    out.AWS_SECRET_ACCESS_KEY ??= 'test';
-    out.DEAD_LETTER_KAFKA_BROKERS ??= local.kafkaBootstrap;
-    out.DEAD_LETTER_KAFKA_TLS ??= 'off';
-  }
-  out.METRICS_EMF ??= 'off';
-  return out;
-}
 
 function dayRange(since: string | undefined, until: string | undefined, now = Date.now()) {
   const parse = (day: string, flag: string) => {
@@ -176,8 +158,8 @@ function bundleLoader(): (name: string) => Promise<Handler> {
   return (name) => {
     let handler = handlers.get(name);
     if (!handler) {
-      if (!FUNCTIONS.includes(name as FunctionName)) throw new Error(`no function ${name} in this project`);
-      handler = privateBuild(name as FunctionName).then(
+      if (!isFunctionName(name)) throw new Error(`no function ${name} in functions/catalog.ts`);
+      handler = privateBuild(name).then(
         async ({ file }) => ((await import(pathToFileURL(file).href)) as { handler: Handler }).handler,
       );
       handlers.set(name, handler);
@@ -229,10 +211,16 @@ async function main(): Promise<number> {
       'to-topic': { type: 'boolean' },
       bootstrap: { type: 'string' },
       destination: { type: 'string' },
+      local: { type: 'boolean' },
     },
   });
   const [command, id] = positionals;
-  const env = targetEnvironment(process.env);
+  const env = await opsTarget(process.env, {
+    local: values.local,
+    requires: 'SCYLLA_CONTACT_POINTS',
+    command: 'npm run dlq',
+  });
+  env.METRICS_EMF ??= 'off';
   // The options name the same sink the functions write to: replayed bundles dead-letter into it again.
   if (values.sink) env.DEAD_LETTER_SINK = values.sink;
   if (values['queue-url']) env.DEAD_LETTER_QUEUE_URL = values['queue-url'];
@@ -240,7 +228,7 @@ async function main(): Promise<number> {
   // The AWS SDK clients here, and the bundles a replay imports (at import, as in Lambda), read the process's.
   Object.assign(process.env, env);
   const functions = values.function ? [values.function] : [...FUNCTIONS];
-  if (!functions.every((f) => FUNCTIONS.includes(f as FunctionName)))
+  if (!functions.every(isFunctionName))
     throw new Error(`--function: one of ${FUNCTIONS.join(', ')}`);
   const filter: DeadLetterFilter = { functions, reason: values.reason, ...dayRange(values.since, values.until) };
   const { store, close } = await openStore(env, values.destination);
@@ -291,7 +279,9 @@ async function main(): Promise<number> {
       case 'replay': {
         const entries = await store.select(filter);
         if (values['to-topic']) {
-          const brokers = (values.bootstrap ?? stackEndpoints(loadStackConfig()).kafkaBootstrap).split(',');
+          const bootstrap = values.bootstrap ?? env.DEAD_LETTER_KAFKA_BROKERS;
+          if (!bootstrap) throw new ConfigError('DEAD_LETTER_KAFKA_BROKERS', '--to-topic needs --bootstrap or this');
+          const brokers = bootstrap.split(',');
           const outcome = await reproduce(store, entries, brokers, `to-topic-${new Date().toISOString()}`);
           console.log(`re-produced ${outcome.produced} to their topics, already replayed ${outcome.skipped}`);
           return 0;
@@ -299,7 +289,7 @@ async function main(): Promise<number> {
         return await runReplay(store, entries);
       }
       default:
-        console.error('usage: npm run dlq -- list [--ids] | show <id> | replay [--to-topic] (see dev/dlq/cli.ts)');
+        console.error('usage: npm run dlq -- list [--ids] | show <id> | replay [--to-topic] (see ops/dlq/cli.ts)');
         return 2;
     }
   } finally {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
-import type { SchemaRejection } from './schema-registry';
+
+/** The conditions of a record the mapping's own schema registry integration could not decode. */
+export type SchemaRejection = 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
 
 /**
  * What the Kafka mapping sends to an on-failure destination, in AWS's documented shape ("Capturing discarded

@@ -8,9 +8,9 @@ import {
 import type { Message } from '@aws-sdk/client-sqs';
 import type { Message as KafkaMessage } from '@platformatic/kafka';
 import type { MskEvent, MskRecord } from '../../lib/runtime/msk-event';
-import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from '../esm/event';
-import type { KafkaDestinationRecord, KafkaInvocationRecord } from '../esm/invocation-record';
-import { readRange } from '../esm/read-topic';
+import type { KafkaDestinationRecord, KafkaInvocationRecord } from '../kafka/invocation-record';
+import { buildMskEvent, type KafkaRecord, kafkaRecordOf } from '../kafka/msk-event';
+import { readRange } from '../kafka/read-topic';
 import { type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStore, matches, utcDay } from './store';
 
 /**

@@ -1,7 +1,7 @@
 import { Producer } from '@platformatic/kafka';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
-import { buildMskEvent, type KafkaRecord } from '../esm/event';
+import { buildMskEvent, type KafkaRecord } from '../kafka/msk-event';
 import type { DeadLetterEntry, DeadLetterStore } from './store';
 
 /** A null or empty answer is a success, as the mapping reads it. */

@@ -1,8 +1,5 @@
 import { parseArgs } from 'node:util';
-import type avro from 'avsc';
-import { READER_SCHEMA as IDENTITY_READER } from '../functions/identity-linker/definition';
-import { READER_SCHEMA as NAVIGATION_READER } from '../functions/navigation-enricher/definition';
-import { READER_SCHEMA as SEGMENT_READER } from '../functions/segment-builder/definition';
+import { CATALOG, catalogEntry, type FunctionName, isFunctionName } from '../functions/catalog';
 import { loadPipelineConfig } from '../infra/config';
 import {
   CodecError,
@@ -15,10 +12,8 @@ import {
   type RegisteredSchema,
   readerCompatibility,
 } from '../lib/codec';
+import { ConfigError } from '../lib/errors';
 import { lazy } from '../lib/lazy';
-import type { FunctionName } from './build';
-import { DEMO_TOPICS } from './demo/stream';
-import { loadStackConfig, stackEndpoints } from './stack/config';
 
 /**
  * `npm run schemas:check`: before a deploy (or a producer's schema change), proves each function's reader schema
@@ -26,18 +21,14 @@ import { loadStackConfig, stackEndpoints } from './stack/config';
  * would make every record written with it poison. Prints, per version, the fields read, defaulted and ignored, and
  * exits 1 naming the field and types of any version that would not resolve.
  *
- * Topics: the demo's (`npm start`) by default, or an environment's (`--environment prod`: infra/environments);
+ * Topics: each function's in functions/catalog.ts (the local stack's) by default, or an environment's (`--environment prod`: infra/environments);
  * `--subject navigation-enricher=<subject>` and `--glue-schema navigation-enricher=<schema>` (repeatable) check
  * only what they name. Confluent-API registry: SCHEMA_REGISTRY_URLS (SCHEMA_REGISTRY_BASIC_AUTH "user:secret" or
- * SCHEMA_REGISTRY_BEARER_TOKEN), else the environment's `schemaRegistry.urls`, else the local stack's. AWS Glue
+ * SCHEMA_REGISTRY_BEARER_TOKEN), else the environment's `schemaRegistry.urls`, or the local stack's with `--local`
+ * (naming no registry at all is an error, ops/target.ts says why). AWS Glue
  * Schema Registry: `--glue-registry <name>` or the environment's `glueRegistryArn`; each function's schema is named
  * after its topic (the Glue serializer's default), through the AWS SDK's usual configuration (AWS_REGION...).
  */
-const READERS: Record<FunctionName, avro.Schema> = {
-  'identity-linker': IDENTITY_READER,
-  'navigation-enricher': NAVIGATION_READER,
-  'segment-builder': SEGMENT_READER,
-};
 
 export interface VersionCheck extends ReaderCompatibility {
   version: number;
@@ -82,7 +73,7 @@ export interface SubjectCheck {
 export async function checkSources(sources: readonly VersionSource[]): Promise<SubjectCheck[]> {
   const checks: SubjectCheck[] = [];
   for (const { functionName, label, versions } of sources) {
-    const reader = compileSchema(READERS[functionName]);
+    const reader = compileSchema(catalogEntry(functionName).readerSchema);
     try {
       const registered = await versions();
       if (registered.length === 0) throw new CodecError('CODEC_SCHEMA_NOT_FOUND', `${label} has no versions`);
@@ -143,7 +134,7 @@ function registryFrom(env: NodeJS.ProcessEnv, fallbackUrls: string[]): Confluent
 function pairs(option: string, values: string[] | undefined): [FunctionName, string][] {
   return (values ?? []).map((pair) => {
     const [fn = '', name = ''] = pair.split(/=(.*)/s);
-    if (!(fn in READERS) || !name) throw new Error(`--${option} ${pair}: expected <function>=<name>`);
+    if (!isFunctionName(fn) || !name) throw new Error(`--${option} ${pair}: expected <function>=<name>`);
     return [fn as FunctionName, name];
   });
 }
@@ -155,28 +146,25 @@ async function main(): Promise<number> {
       subject: { type: 'string', multiple: true },
       'glue-registry': { type: 'string' },
       'glue-schema': { type: 'string', multiple: true },
+      local: { type: 'boolean' },
     },
   });
-  let topics: Record<FunctionName, string>;
+  let topics: [FunctionName, string][];
   let urls: string[];
   let glueRegistry = values['glue-registry'];
   if (values.environment) {
     const config = loadPipelineConfig(values.environment);
-    topics = {
-      'identity-linker': config.functions['identity-linker'].topic,
-      'navigation-enricher': config.functions['navigation-enricher'].topic,
-      'segment-builder': config.functions['segment-builder'].topic,
-    };
+    topics = CATALOG.map(({ name }) => [name, config.functions[name].topic]);
     urls = config.schemaRegistry.urls;
     // arn:aws:glue:<region>:<account>:registry/<name>
     glueRegistry ??= config.schemaRegistry.glueRegistryArn?.split('/').pop();
   } else {
-    topics = {
-      'identity-linker': DEMO_TOPICS.identity,
-      'navigation-enricher': DEMO_TOPICS.navigation,
-      'segment-builder': DEMO_TOPICS.navigation,
-    };
-    urls = [stackEndpoints(loadStackConfig()).registryUrl];
+    topics = CATALOG.map(({ name, topic }) => [name, topic]);
+    // Loaded only for --local: the gate never needs the local world to reach a deployed registry.
+    if (values.local) {
+      const { loadStackConfig, stackEndpoints } = await import('../dev/stack/config');
+      urls = [stackEndpoints(loadStackConfig()).registryUrl];
+    } else urls = [];
   }
   const named = [...pairs('subject', values.subject), ...pairs('glue-schema', values['glue-schema'])];
   const sources: VersionSource[] = [];
@@ -184,6 +172,11 @@ async function main(): Promise<number> {
   const glue = glueRegistry
     ? new GlueSchemaRegistry(lazy(async () => new (await import('@aws-sdk/client-glue')).GlueClient({})))
     : undefined;
+  if (!confluent && !glue)
+    throw new ConfigError(
+      'SCHEMA_REGISTRY_URLS',
+      'npm run schemas:check needs a registry: --environment <name>, SCHEMA_REGISTRY_URLS, --glue-registry or --local',
+    );
   if (named.length > 0) {
     // Only what is named: a topic not yet deployed, a staging subject.
     for (const [fn, subject] of pairs('subject', values.subject)) {
@@ -195,7 +188,7 @@ async function main(): Promise<number> {
       sources.push(glueSchema(glue, fn, glueRegistry, schema));
     }
   } else {
-    for (const [fn, topic] of Object.entries(topics) as [FunctionName, string][]) {
+    for (const [fn, topic] of topics) {
       if (confluent) sources.push(confluentSubject(confluent, fn, `${topic}-value`));
       // The AWS Glue Schema Registry serializer names a topic's schema after the topic by default.
       if (glue && glueRegistry) sources.push(glueSchema(glue, fn, glueRegistry, topic));

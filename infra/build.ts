@@ -3,7 +3,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type BuildOptions, build, type Plugin } from 'esbuild';
-import { REPO_ROOT } from './stack/config';
+import { FUNCTIONS, type FunctionName, isFunctionName } from '../functions/catalog';
+import { REPO_ROOT } from './repo-root';
 
 /**
  * The one build of the functions: the bundles CDK deploys (infra) and the ones the local runner and the benches
@@ -14,8 +15,6 @@ import { REPO_ROOT } from './stack/config';
  * package grows from ~1.0 to ~1.8 MiB. Code only some configurations need (the Kafka client of the Kafka dead-letter
  * sink) is split the same way.
  */
-export const FUNCTIONS = ['identity-linker', 'navigation-enricher', 'segment-builder'] as const;
-export type FunctionName = (typeof FUNCTIONS)[number];
 
 const require = createRequire(import.meta.url);
 const WASM_UTILS = path.dirname(require.resolve('@platformatic/wasm-utils'));
@@ -32,7 +31,7 @@ const kafkaWasm: Plugin = {
     b.onLoad({ filter: /wasm-utils[\\/]dist[\\/]index\.js$/ }, ({ path: file }) => {
       const source = readFileSync(file, 'utf8');
       const from = `new URL('../dist/${WASM_FILE}', import.meta.url)`;
-      if (!source.includes(from)) throw new Error(`${file} no longer loads ${from}: update dev/build.ts`);
+      if (!source.includes(from)) throw new Error(`${file} no longer loads ${from}: update infra/build.ts`);
       return { contents: source.replace(from, `new URL('./${WASM_FILE}', import.meta.url)`), loader: 'js' };
     });
     b.onEnd((result) => {
@@ -62,7 +61,7 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
-  alias: { 'adm-zip': path.join(REPO_ROOT, 'dev/stubs/adm-zip.cjs') },
+  alias: { 'adm-zip': path.join(REPO_ROOT, 'infra/stubs/adm-zip.cjs') },
   plugins: [kafkaWasm],
   legalComments: 'none',
   logLevel: 'warning',
@@ -118,7 +117,7 @@ export async function privateBuild(name: FunctionName): Promise<Bundle> {
  * written): the deployed files are then exactly the ones the local runner and the benches load.
  */
 export function buildFunctionSync(name: FunctionName, outdir: string): void {
-  execFileSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'dev/build.ts'), name], {
+  execFileSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'infra/build.ts'), name], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   cpSync(bundleDir(name), outdir, { recursive: true });
@@ -126,9 +125,8 @@ export function buildFunctionSync(name: FunctionName, outdir: string): void {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
-  if (only !== undefined && !FUNCTIONS.includes(only as FunctionName))
-    throw new Error(`no function ${only}: ${FUNCTIONS.join(', ')}`);
-  for (const name of only ? [only as FunctionName] : FUNCTIONS) {
+  if (only !== undefined && !isFunctionName(only)) throw new Error(`no function ${only}: ${FUNCTIONS.join(', ')}`);
+  for (const name of only ? [only] : FUNCTIONS) {
     const { file, bytes, totalBytes } = await buildFunction(name);
     console.log(
       `${name.padEnd(20)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB loaded at cold start, ${(totalBytes / 1024).toFixed(0).padStart(5)} KiB package  ${path.relative(REPO_ROOT, file)}`,

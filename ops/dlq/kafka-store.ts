@@ -5,7 +5,7 @@ import {
   kafkaConnectionOptions,
   VALUE_SCHEMA_HEADER,
 } from '../../lib/runtime/kafka-dead-letters';
-import { readTopic } from '../esm/read-topic';
+import { readTopic } from '../kafka/read-topic';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
