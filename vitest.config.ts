@@ -14,7 +14,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // A function's own tests live in its folder (functions/<name>/*.test.ts, as `npm run new` writes them).
+          include: ['test/integration/**/*.test.ts', 'functions/**/*.test.ts'],
           // One set of real servers for every file: checked once, before any test, with a clear message.
           globalSetup: ['test/integration/global-setup.ts'],
         },

@@ -1,14 +1,21 @@
 import { App, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
+import type { FunctionName } from '../functions/catalog';
 import { loadPipelineConfig, type PipelineConfig } from './config';
 import { PipelineStack } from './pipeline-stack';
 
 /**
  * `npx cdk synth|deploy [-c environment=<name>]`: one stack per environment, from infra/environments/<name>.json.
  */
-export function addPipelineStack(app: App, config: PipelineConfig, environment: string): PipelineStack {
+export function addPipelineStack(
+  app: App,
+  config: PipelineConfig,
+  environment: string,
+  functions?: readonly FunctionName[],
+): PipelineStack {
   const stack = new PipelineStack(app, config.name, {
     config,
+    functions,
     env: { account: config.account, region: config.region },
     description: `Kafka to Scylla processors (${environment})`,
     tags: { application: 'kafka-scylla-processors', environment },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { FUNCTIONS, type FunctionName } from '../functions/catalog';
+import { CATALOG, type FunctionName } from '../functions/catalog';
 import { ConfigError } from '../lib/errors';
 import { DEFAULT_SPECULATIVE } from '../lib/scylla/config';
 
@@ -268,12 +268,19 @@ const configSchema = z
     logRetentionDays: z
       .union([z.literal(1), z.literal(3), z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)])
       .default(30),
-    /** One entry per function of functions/catalog.ts. */
+    /**
+     * One entry per function of functions/catalog.ts. A function the file does not name is deployed with every
+     * default, its catalog topic and one to ten provisioned pollers (partial batch responses, the runtime's way of
+     * retrying only what failed, need provisioned mode): a processor added with `npm run new` deploys without
+     * touching the environments, and an environment names it to change any of that.
+     */
     functions: z.object(
-      Object.fromEntries(FUNCTIONS.map((name) => [name, functionSchema])) as Record<
-        FunctionName,
-        typeof functionSchema
-      >,
+      Object.fromEntries(
+        CATALOG.map(({ name, topic }) => [
+          name,
+          functionSchema.prefault({ topic, provisionedPollers: { minimum: 1, maximum: 10 } }),
+        ]),
+      ) as Record<FunctionName, z.ZodPrefault<typeof functionSchema>>,
     ),
   })
   .superRefine((c, ctx) => {

@@ -18,7 +18,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { FUNCTIONS } from '../functions/catalog';
+import { FUNCTIONS, type FunctionName } from '../functions/catalog';
 import { type PipelineConfig, reservedTotal, transientDiversions, UNRESERVED_MINIMUM } from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
@@ -26,10 +26,15 @@ import { grantSecretKeyDecrypt, mskResourceArn, Processor } from './processor';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
+  /**
+   * The functions to deploy, each with its mapping, alarms and dashboard rows.
+   * @default every function of functions/catalog.ts
+   */
+  readonly functions?: readonly FunctionName[];
 }
 
 /**
- * The whole pipeline of one environment: the three processors and their event-source mappings, the network path to
+ * The whole pipeline of one environment: the processors and their event-source mappings, the network path to
  * MSK and Scylla, the secrets they read, where dead letters and failed batches go, where metrics go, and the
  * dashboard and alarms. Everything comes from the validated config (infra/config.ts).
  */
@@ -127,7 +132,7 @@ export class PipelineStack extends Stack {
 
     const onFailure = this.esmFailureDestination(config, vpc, securityGroup);
 
-    this.processors = FUNCTIONS.map((name) => {
+    this.processors = (props.functions ?? FUNCTIONS).map((name) => {
       const processor = new Processor(this, toId(name), {
         processor: name,
         functionName: `${config.name}-${name}`,

@@ -59,7 +59,7 @@ export async function startFunction(
   options: StartOptions = {},
 ): Promise<{ sandbox: LambdaSandbox; replaced: string[] }> {
   const fromTemplate = app.functions.get(processor);
-  if (!fromTemplate) throw new Error(`no function ${processor} in the template`); // readFunctions checked all three
+  if (!fromTemplate) throw new Error(`no function ${processor} in the template: the stack does not deploy it`);
   const definition = { ...fromTemplate, timeoutSeconds: options.timeoutSeconds ?? fromTemplate.timeoutSeconds };
   const { environment, replaced } = localEnvironment(definition, app.endpoints, app.resources, options.overrides);
   const sandbox = await LambdaSandbox.start({

@@ -228,8 +228,7 @@ async function main(): Promise<number> {
   // The AWS SDK clients here, and the bundles a replay imports (at import, as in Lambda), read the process's.
   Object.assign(process.env, env);
   const functions = values.function ? [values.function] : [...FUNCTIONS];
-  if (!functions.every(isFunctionName))
-    throw new Error(`--function: one of ${FUNCTIONS.join(', ')}`);
+  if (!functions.every(isFunctionName)) throw new Error(`--function: one of ${FUNCTIONS.join(', ')}`);
   const filter: DeadLetterFilter = { functions, reason: values.reason, ...dayRange(values.since, values.until) };
   const { store, close } = await openStore(env, values.destination);
   try {

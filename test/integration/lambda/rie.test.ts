@@ -14,7 +14,7 @@ import { type LocalLambdaApp, prepareLocalLambdaApp, startFunction } from '../..
 import { fullPayloadEvent, type PayloadShape } from '../../../dev/lambda/payloads';
 import type { LambdaSandbox } from '../../../dev/lambda/sandbox';
 import { loadStackConfig, REPO_ROOT } from '../../../dev/stack/config';
-import { FUNCTIONS, type FunctionName } from '../../../functions/catalog';
+import type { FunctionName } from '../../../functions/catalog';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../../../functions/topics/identity';
 import { NAVIGATION_V2, type Navigation } from '../../../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../../../lib/codec';
@@ -23,6 +23,7 @@ import type { MskEvent } from '../../../lib/runtime/msk-event';
 import { statement } from '../../../lib/scylla/statement';
 import { buildMskEvent, kafkaRecordOf } from '../../../ops/kafka/msk-event';
 import { readTopic } from '../../../ops/kafka/read-topic';
+import { DEMO_FUNCTIONS } from '../../demo-functions';
 import { awsEmulator, endpoints, uniqueName } from '../endpoints';
 import { freshKeyspace, scyllaConfig, sessionFor } from '../scylla/fixtures';
 
@@ -136,7 +137,7 @@ beforeAll(async () => {
     workDir: mkdtempSync(path.join(tmpdir(), 'rie-')),
     name: uniqueName('rie'),
   });
-  for (const name of FUNCTIONS)
+  for (const name of DEMO_FUNCTIONS)
     sandboxes.set(name, await startFunction(app, name, { overrides: { SCYLLA_KEYSPACE: keyspace } }));
 }, 600_000);
 
@@ -147,7 +148,7 @@ afterAll(async () => {
 
 describe('the functions from the synthesized template, under the Runtime Interface Emulator and aws-lambda-ric', () => {
   it('take handler, runtime, timeout, memory and environment from the template, replacing only what names a deployed resource', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of DEMO_FUNCTIONS) {
       const { sandbox: s, replaced } = sandboxes.get(name) as { sandbox: LambdaSandbox; replaced: string[] };
       expect(s.definition).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', architectures: ['arm64'] });
       expect(s.definition.functionName).toBe(`pipeline-example-${name}`);
@@ -171,7 +172,7 @@ describe('the functions from the synthesized template, under the Runtime Interfa
   });
 
   it("answer AWS's sample MSK event with an empty partial batch response, its plain-text value dead-lettered as CODEC_UNKNOWN_MAGIC; the first invocation runs the init phase", async () => {
-    for (const name of FUNCTIONS) {
+    for (const name of DEMO_FUNCTIONS) {
       const cold = await sandbox(name).invoke(AWS_SAMPLE);
       expect(cold.error).toBeUndefined();
       expect(cold.payload).toEqual({ batchItemFailures: [] });
@@ -185,7 +186,7 @@ describe('the functions from the synthesized template, under the Runtime Interfa
     }
     const letters = await queuedDeadLetters(6);
     expect(letters.map((l) => `${l.functionName} ${l.topic}-${l.partition}@${l.offset} ${l.reason}`).sort()).toEqual(
-      FUNCTIONS.flatMap((name) => Array(2).fill(`${name} mytopic-0@15 CODEC_UNKNOWN_MAGIC`)).sort(),
+      DEMO_FUNCTIONS.flatMap((name) => Array(2).fill(`${name} mytopic-0@15 CODEC_UNKNOWN_MAGIC`)).sort(),
     );
   });
 

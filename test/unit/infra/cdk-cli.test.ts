@@ -7,9 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cdkSynth, readFunctions } from '../../../dev/lambda/template';
 import { loadStackConfig } from '../../../dev/stack/config';
 import { cfnLintBinary } from '../../../dev/stack/stack';
-import { FUNCTIONS } from '../../../functions/catalog';
+import { FUNCTIONS, type FunctionName } from '../../../functions/catalog';
 import { buildFunction } from '../../../infra/build';
-import { ENVIRONMENTS_DIR } from '../../../infra/config';
+import { loadPipelineConfig } from '../../../infra/config';
 import { synthesize, withFailedBatchesTo } from './synth';
 
 /** cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational. */
@@ -54,11 +54,12 @@ describe('the deployed bundles', () => {
 
 describe('the event-source mappings, as the local mapping reads them from the template', () => {
   it("gives each function its deployed batch settings and controls, AWS's defaults where the template is silent", () => {
-    const example = JSON.parse(readFileSync(path.join(ENVIRONMENTS_DIR, 'example.json'), 'utf8'));
+    const example = loadPipelineConfig('example');
     for (const [name, definition] of readFunctions(cli)) {
+      const configured = example.functions[name as FunctionName];
       expect(definition.mapping).toEqual({
-        topic: example.functions[name].topic,
-        batchSize: example.functions[name].batchSize,
+        topic: configured.topic,
+        batchSize: configured.batchSize,
         batchingWindowMs: 1_000,
         // Infinite retries and no record age: the template leaves both out, which AWS reads as -1.
         controls: { maximumRetryAttempts: -1, maximumRecordAgeSeconds: -1, bisectBatchOnFunctionError: false },

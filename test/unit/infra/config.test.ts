@@ -30,6 +30,19 @@ describe('pipeline config', () => {
     expect(config.rideOutOutageMinutes).toBe(10);
   });
 
+  it('deploys a catalog function the environment does not name, on its catalog topic, provisioned, with every default', () => {
+    const raw = exampleConfig() as { functions: Record<string, unknown> };
+    delete raw.functions['segment-builder'];
+    expect(parse(raw).functions['segment-builder']).toMatchObject({
+      topic: 'navigation',
+      provisionedPollers: { minimum: 1, maximum: 10 },
+      memoryMb: 1024,
+      batchSize: 2_000,
+      retryAttempts: -1,
+      reportBatchItemFailures: true,
+    });
+  });
+
   it('names the file and the path of every bad value', () => {
     const raw = exampleConfig();
     raw.region = 'europe';

@@ -2,8 +2,8 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS } from '../../../functions/catalog';
 import { REPORT_FIELDS } from '../../../infra/observability';
+import { DEMO_FUNCTIONS } from '../../demo-functions';
 import { dashboardBody, exampleConfig, type Synthesized, synthesize, withFailedBatchesTo } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
@@ -26,7 +26,7 @@ describe('the pipeline stack (example environment)', () => {
   it('deploys each processor as a Node 24 arm64 function, minified bundle with source maps, timeout under 14 minutes', () => {
     const functions = resources(synth, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(3);
-    for (const name of FUNCTIONS) {
+    for (const name of DEMO_FUNCTIONS) {
       synth.template.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: `pipeline-example-${name}`,
         Runtime: 'nodejs24.x',
@@ -66,7 +66,7 @@ describe('the pipeline stack (example environment)', () => {
 
   it('maps each function to its MSK topic: own consumer group, provisioned pollers, partial batch responses, retried until it succeeds', () => {
     const config = exampleConfig();
-    for (const name of FUNCTIONS) {
+    for (const name of DEMO_FUNCTIONS) {
       const f = config.functions[name] as { topic: string; batchSize: number; provisionedPollers: object };
       synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: (config.kafka as { clusterArn: string }).clusterArn,
@@ -118,7 +118,7 @@ describe('the pipeline stack (example environment)', () => {
     const warnings = Annotations.fromStack(s3.stack)
       .findWarning('*', Match.anyValue())
       .map((w) => String(w.entry.data));
-    for (const name of FUNCTIONS)
+    for (const name of DEMO_FUNCTIONS)
       expect(warnings).toContainEqual(
         expect.stringContaining(
           `${name}: an outage that outlasts 11 invocations of a batch has its records sent to the s3 on-failure destination`,
@@ -158,7 +158,7 @@ describe('the pipeline stack (example environment)', () => {
       'arn:aws:kafka:eu-west-1:111122223333:topic/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/navigation',
     ]);
     expect(resourcesFor('kafka-cluster:AlterGroup').sort()).toEqual(
-      FUNCTIONS.map(
+      DEMO_FUNCTIONS.map(
         (name) =>
           `arn:aws:kafka:eu-west-1:111122223333:group/events/5a9c2f4e-1b7d-4c1e-9d8a-0f6b3e2a1c4d-3/pipeline-example-${name}`,
       ),
@@ -212,7 +212,7 @@ describe('the pipeline stack (example environment)', () => {
     expect(alarms).toHaveLength(24);
     const names = alarms.map(([, a]) => a.Properties.AlarmName as string).sort();
     expect(names).toEqual(
-      FUNCTIONS.flatMap((name) =>
+      DEMO_FUNCTIONS.flatMap((name) =>
         [
           'batch-duration-p95',
           'dead-letters',

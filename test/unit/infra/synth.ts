@@ -4,16 +4,19 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ASSET_RESOURCE_METADATA_ENABLED_CONTEXT, BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import type { FunctionName } from '../../../functions/catalog';
 import { addPipelineStack } from '../../../infra/app';
 import { ENVIRONMENTS_DIR, parsePipelineConfig } from '../../../infra/config';
 import type { PipelineStack } from '../../../infra/pipeline-stack';
+import { DEMO_FUNCTIONS } from '../../demo-functions';
 
 /** The example environment's raw JSON, a fresh copy each call so a test can change it. */
 type RawConfig = Record<string, unknown> & {
   vpc: Record<string, unknown>;
   kafka: Record<string, unknown>;
   scylla: Record<string, unknown>;
-  functions: Record<'identity-linker' | 'navigation-enricher' | 'segment-builder', Record<string, unknown>>;
+  /** The demo's three; a function the file does not name is absent (it gets the defaults). */
+  functions: Record<FunctionName, Record<string, unknown>>;
 };
 
 export function exampleConfig(): RawConfig {
@@ -43,7 +46,7 @@ export interface Synthesized {
 }
 
 /**
- * Synthesizes the app as `cdk synth` does (cdk-nag included) into a fresh cloud assembly directory, but without
+ * Synthesizes the app as `cdk synth` does (cdk-nag included), with the demo's three functions, into a fresh cloud assembly directory, but without
  * bundling the functions: CDK's local bundling is synchronous (three esbuild runs per synthesis, 10 to 30 s on a
  * loaded machine) and blocked the test worker's event loop past vitest's 60 s RPC timeout. The assets' hashes are
  * then made up by CDK; the test that checks the deployed bundles runs the CLI (`cdkSynth`, a child process awaited).
@@ -59,7 +62,7 @@ export function synthesize(
     outdir,
     context: { [BUNDLING_STACKS]: [], [ASSET_RESOURCE_METADATA_ENABLED_CONTEXT]: options.assetMetadata ?? false },
   });
-  const stack = addPipelineStack(app, parsePipelineConfig(raw, 'test config'), 'test');
+  const stack = addPipelineStack(app, parsePipelineConfig(raw, 'test config'), 'test', DEMO_FUNCTIONS);
   amend?.(stack);
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
