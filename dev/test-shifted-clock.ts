@@ -34,6 +34,9 @@ const EXCLUDED: Record<string, string> = {
   // writes: neither the tests nor the templates hold a date.
   'test/unit/infra/pipeline-stack.test.ts': 'synthesizes templates from fixed configs; no date in them',
   'test/unit/infra/cdk-cli.test.ts': 'the CI time budget (the CLI bundles three functions); lints dateless templates',
+  // A clone, `npm run new`, the new function's own vitest run and a synth, all child processes (about 20 s); the
+  // scaffolded test's events carry literal times.
+  'test/integration/stack/scaffold.test.ts': 'the CI time budget (20 s of child processes); literal event times',
   // The functions run in sandboxes whose environment is Lambda's, not the test process's: they keep the real clock.
   'test/integration/lambda/**': 'the functions run under RIE on the real clock; the shift would reach only the test',
 };

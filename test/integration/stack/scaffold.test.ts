@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ describe('npm run new -- page-views --topic page-views', () => {
     await run('git', ['clone', '--quiet', '--no-hardlinks', REPO_ROOT, clone]);
     symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
     // The clone's tests reach the same local stack (its servers, its credentials and CA).
-    const env = { ...process.env, STACK_HOME: loadStackConfig().home };
+    const env = { ...process.env, STACK_HOME: loadStackConfig().home, NO_COLOR: '1', FORCE_COLOR: '0' };
     const inClone = (command: string, args: string[]) => run(command, args, { cwd: clone, env, maxBuffer: 1 << 26 });
 
     await inClone('npx', ['tsx', 'dev/new-function.ts', 'page-views', '--topic', 'page-views']);
@@ -37,8 +37,22 @@ describe('npm run new -- page-views --topic page-views', () => {
     const { stdout: tested } = await inClone('npx', ['vitest', 'run', 'functions/page-views']);
     expect(tested).toMatch(/Tests\s+1 passed/);
 
-    // The synth as `cdk deploy` runs it, without bundling (the bundles are checked in cdk-cli.test.ts).
-    await inClone('npx', ['cdk', 'synth', '--quiet', '-o', 'cdk.out', '-c', 'aws:cdk:bundling-stacks=[]']);
+    // The app as `cdk synth` runs it (infra/app.ts, cdk-nag included), without bundling: the bundles are checked in
+    // cdk-cli.test.ts, and the CLI refuses the context key that turns bundling off.
+    mkdirSync(path.join(clone, 'cdk.out'));
+    const synth = path.join(clone, 'cdk.out', 'synth.ts'); // ignored by git, resolves the clone's dependencies
+    writeFileSync(
+      synth,
+      `import { App } from 'aws-cdk-lib';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { addPipelineStack } from '../infra/app';
+import { loadPipelineConfig } from '../infra/config';
+const app = new App({ outdir: 'cdk.out', context: { [BUNDLING_STACKS]: [] } });
+addPipelineStack(app, loadPipelineConfig('example'), 'example');
+app.synth();
+`,
+    );
+    await inClone('npx', ['tsx', synth]);
     const template = JSON.parse(readFileSync(path.join(clone, 'cdk.out', 'pipeline-example.template.json'), 'utf8'));
     const resources = Object.values(template.Resources) as { Type: string; Properties: Record<string, unknown> }[];
     const tagged = resources.filter(
