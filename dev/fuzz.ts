@@ -152,6 +152,7 @@ export async function runFuzz(options: { records: number; seed: number; registry
           offset: offset + i,
           timestamp: Date.UTC(2026, 10, 1),
           key: `ck-${i}`,
+          headers: [],
         };
         if (d instanceof CodecError) {
           count(d.code);

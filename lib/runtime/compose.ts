@@ -29,7 +29,12 @@ import { createProcessor, type ProcessorDefinition } from './processor';
  * `parseKafkaDeadLetterConfig`). Switches take
  * true/false, on/off, yes/no or 1/0 (`flag` in lib/config).
  */
-export function composeProcessor<T, P>(definition: ProcessorDefinition<T, P>, readerSchema: avro.Schema, env: Env) {
+export function composeProcessor<T, P>(
+  definition: ProcessorDefinition<T, P>,
+  /** What `process` reads; undefined: each value as its writer wrote it (the table sink, which names fields). */
+  readerSchema: avro.Schema | undefined,
+  env: Env,
+) {
   const scylla = parseScyllaConfig(env);
   const functionName = optionalString(env, 'FUNCTION_NAME') ?? definition.name;
   const metrics = new MetricsPublisher(parseMetricsConfig({ FUNCTION_NAME: definition.name, ...env }));

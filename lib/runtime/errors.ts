@@ -7,10 +7,13 @@ export class InvalidEventError extends AppError {
   }
 }
 
-/** A decoded record that the processor refuses (a missing field, a value out of range): poison, dead-lettered. */
+/**
+ * A decoded record that the processor refuses (a missing field, a value out of range): poison, dead-lettered with
+ * `code` as its reason (RECORD_INVALID unless a more precise one says why, e.g. SINK_COLUMN_MISSING).
+ */
 export class ValidationError extends AppError {
-  constructor(message: string) {
-    super('RECORD_INVALID', message);
+  constructor(message: string, code = 'RECORD_INVALID') {
+    super(code, message);
   }
 }
 

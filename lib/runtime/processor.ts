@@ -20,6 +20,8 @@ export interface RecordContext {
   timestamp: number;
   /** The key as UTF-8 (null when the record has none). */
   key: string | null;
+  /** The record's headers as Lambda delivers them (one-key objects, values as byte arrays), undecoded. */
+  headers: MskRecord['headers'];
 }
 
 /** One CQL write a record produces. `orderKey` keeps the writes of one entity in record order. */
@@ -134,6 +136,7 @@ export function createProcessor<T, P = undefined>(definition: ProcessorDefinitio
         offset: r.offset,
         timestamp: r.timestamp,
         key: r.key ? Buffer.from(r.key, 'base64').toString('utf8') : null,
+        headers: r.headers,
       }),
     );
     const values: { value: T; record: RecordContext }[] = [];

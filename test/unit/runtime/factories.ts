@@ -99,9 +99,11 @@ export function memorySink(options: { fail?: Error } = {}): DeadLetterSink & { e
 }
 
 /** `createProcessor` over the fakes; what the logger was told is kept in `warnings`. */
-export function processorUnderTest<P>(
-  definition: ProcessorDefinition<Click, P>,
+export function processorUnderTest<T, P>(
+  definition: ProcessorDefinition<T, P>,
   options: {
+    /** The reader schema (default: Click's), or 'writer': each value as written (the table sink). */
+    readerSchema?: avro.Schema | 'writer';
     runner?: StatementRunner;
     sink?: DeadLetterSink;
     maxInFlight?: number;
@@ -112,7 +114,7 @@ export function processorUnderTest<P>(
   const schemas = new SchemaCache(memoryRegistry);
   const warnings: { message: string; attributes: unknown }[] = [];
   const handler = createProcessor(definition, {
-    reader: new AvroReader<Click>(schemas, CLICK),
+    reader: new AvroReader<T>(schemas, options.readerSchema === 'writer' ? undefined : (options.readerSchema ?? CLICK)),
     schemas,
     executor: new WriteExecutor(options.runner ?? fakeRunner(), options.maxInFlight ?? 4),
     deadLetters: options.sink ?? memorySink(),
