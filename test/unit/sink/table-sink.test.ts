@@ -79,7 +79,7 @@ describe('a table sink', () => {
   });
 
   it('deletes by the primary key on a tombstone, at the record time', () => {
-    const [write] = sinkOf(MAPPING).tombstone?.(record()) as Write[];
+    const [write] = (sinkOf(MAPPING).tombstone?.(record()) ?? []) as Write[];
     expect(write?.statement.cql).toBe('DELETE FROM views WHERE id = ?');
     expect(write?.params).toEqual(['view-1']);
     expect(write?.timestamp).toBe(Date.UTC(2026, 0, 2) * 1000 + 234);
