@@ -3,7 +3,7 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type BuildOptions, build, type Plugin } from 'esbuild';
-import { FUNCTIONS, type FunctionName, isFunctionName } from '../functions/catalog';
+import { FUNCTIONS, type FunctionName } from '../functions/catalog';
 import { REPO_ROOT } from './repo-root';
 
 /**
@@ -67,9 +67,19 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   logLevel: 'warning',
 };
 
-export const bundleDir = (name: FunctionName) => path.join(REPO_ROOT, 'dist', name);
+/** The table sink's one bundle, deployed once per sink an environment declares (lib/sink). */
+export const TABLE_SINK = 'table-sink';
+/** What the build makes: each catalog function's bundle, and the table sink's. */
+export type BundleName = FunctionName | typeof TABLE_SINK;
+export const BUNDLES: readonly BundleName[] = [...FUNCTIONS, TABLE_SINK];
 
-const entryPoint = (name: FunctionName) => path.join(REPO_ROOT, 'functions', name, 'handler.ts');
+export const bundleDir = (name: BundleName) => path.join(REPO_ROOT, 'dist', name);
+
+/** A bundle's entry module (its Lambda handler's source). */
+export const entryPoint = (name: BundleName) =>
+  name === TABLE_SINK
+    ? path.join(REPO_ROOT, 'lib', 'sink', 'handler.ts')
+    : path.join(REPO_ROOT, 'functions', name, 'handler.ts');
 
 export interface Bundle {
   /** The entry module (the Lambda handler's file, `index.mjs`). */
@@ -81,7 +91,7 @@ export interface Bundle {
 }
 
 /** Builds a function into `outdir` (default `dist/<name>/`, what the local runner and the benches invoke). */
-export async function buildFunction(name: FunctionName, outdir = bundleDir(name)): Promise<Bundle> {
+export async function buildFunction(name: BundleName, outdir = bundleDir(name)): Promise<Bundle> {
   rmSync(outdir, { recursive: true, force: true });
   const { metafile } = await build({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint(name)], outdir, metafile: true });
   const file = path.join(outdir, 'index.mjs');
@@ -103,7 +113,7 @@ export async function buildFunction(name: FunctionName, outdir = bundleDir(name)
  * A build of this process's own, under dist/ but never dist/<name> itself, which another process may be reading;
  * removed when this process exits. For the commands that load bundles while tests or `npm start` run (`npm run dlq`, `npm run chaos`).
  */
-export async function privateBuild(name: FunctionName): Promise<Bundle> {
+export async function privateBuild(name: BundleName): Promise<Bundle> {
   mkdirSync(path.dirname(bundleDir(name)), { recursive: true });
   const outdir = mkdtempSync(`${bundleDir(name)}-own-`);
   process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
@@ -116,7 +126,7 @@ export async function privateBuild(name: FunctionName): Promise<Bundle> {
  * It builds `dist/<name>/` and copies it (chunk names hash the source maps, whose paths depend on where they are
  * written): the deployed files are then exactly the ones the local runner and the benches load.
  */
-export function buildFunctionSync(name: FunctionName, outdir: string): void {
+export function buildFunctionSync(name: BundleName, outdir: string): void {
   execFileSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'infra/build.ts'), name], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -125,8 +135,9 @@ export function buildFunctionSync(name: FunctionName, outdir: string): void {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
-  if (only !== undefined && !isFunctionName(only)) throw new Error(`no function ${only}: ${FUNCTIONS.join(', ')}`);
-  for (const name of only ? [only] : FUNCTIONS) {
+  const named = BUNDLES.find((b) => b === only);
+  if (only !== undefined && !named) throw new Error(`no bundle ${only}: ${BUNDLES.join(', ')}`);
+  for (const name of named ? [named] : BUNDLES) {
     const { file, bytes, totalBytes } = await buildFunction(name);
     console.log(
       `${name.padEnd(20)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB loaded at cold start, ${(totalBytes / 1024).toFixed(0).padStart(5)} KiB package  ${path.relative(REPO_ROOT, file)}`,

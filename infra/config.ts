@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CATALOG, type FunctionName } from '../functions/catalog';
 import { ConfigError } from '../lib/errors';
 import { DEFAULT_SPECULATIVE } from '../lib/scylla/config';
+import { parseTableSinkConfig } from '../lib/sink/config';
 
 /**
  * The deployment configuration of one environment: `infra/environments/<name>.json`, chosen with
@@ -25,108 +26,143 @@ const pollers = z
   .object({ minimum: z.int().min(1).max(200), maximum: z.int().min(1).max(2000) })
   .refine((p) => p.minimum <= p.maximum, 'minimum must not exceed maximum');
 
-const functionSchema = z
+/** What every deployed function takes: its topic, memory, the mapping's batching and controls. */
+const functionShape = {
+  topic: topicName,
+  /**
+   * Defaults to the function's name: one consumer group per function, as the local runner does. Create-only on the
+   * event-source mapping, like `startingPosition`: changing either makes CloudFormation create the new mapping
+   * before deleting the old one, and Lambda refuses a second mapping of the same function, cluster and topic (409,
+   * "already exists"). The default changes only with the environment's name. To change either: remove the
+   * function's mapping and deploy, then deploy it back with the new value.
+   */
+  consumerGroupId: z.string().min(1).max(200).optional(),
+  /**
+   * Memory buys CPU (one vCPU at 1,769 MB). Measured under RIE with Lambda's memory cap and CPU share
+   * (`npm run bench:lambda`): the largest event (10,000 records, 6 MB) needs 160 MB in navigation-enricher (128 MB
+   * is killed) and peaks at 225-320 MB at 1,024 MB or more; the cost per million events moves by at most 20 % from
+   * 256 to 1,769 MB (the work is mostly CPU, billed by the same GB-s at any speed) while batches are 6-8 times
+   * slower at 256 MB than at 1,769. So 1,024 MB by default (batches of 500 in 57-103 ms, within 4 % of the
+   * cheapest), and nothing under 256 MB, where a full batch takes over 20 s (128 MB) and saves nothing.
+   */
+  memoryMb: z.int().min(256, 'must be at least 256 (see bench:lambda in the README)').max(10240).default(1024),
+  /** ≤ 14 minutes: the ESM needs headroom under Lambda's 15-minute ceiling to record the outcome. */
+  timeoutSeconds: z.int().min(10).max(840).default(120),
+  /**
+   * Opt-in. Lambda keeps at least 100 executions of the account's regional concurrency quota unreserved, and new
+   * accounts can start with a quota far below the usual 1,000: a reservation the account cannot give fails the
+   * deploy ("decreases account's UnreservedConcurrentExecution below its minimum value"). Set
+   * `lambdaConcurrencyQuota` to the account's quota (Service Quotas) when reserving; the synth refuses what cannot
+   * fit and warns above half of what can.
+   */
+  reservedConcurrency: z.int().min(1).optional(),
+  batchSize: z.int().min(1).max(10_000).default(2_000),
+  batchingWindowSeconds: z.int().min(0).max(300).default(1),
+  startingPosition: z.enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).default('TRIM_HORIZON'),
+  /** Unix seconds; required with AT_TIMESTAMP. */
+  startingPositionTimestamp: z.int().positive().optional(),
+  /** Provisioned mode: required by the error-handling controls below (retries, bisect, record age, partial). */
+  provisionedPollers: pollers.optional(),
+  /**
+   * -1 (AWS's default): a failed batch is retried until it succeeds, and the partition waits. The function
+   * dead-letters poison itself, so a batch fails only on a transient failure (Scylla, the registry): any finite
+   * budget, or an on-failure destination (which caps -1 at 10), sends a long outage's records out of the pipeline.
+   * The synth warns about both (README, "Riding out an outage").
+   */
+  retryAttempts: z.int().min(-1).max(10_000).default(-1),
+  bisectBatchOnError: z.boolean().default(false),
+  /** -1: no limit. */
+  maxRecordAgeSeconds: z
+    .int()
+    .refine((s) => s === -1 || (s >= 60 && s <= 604_800), '-1 or 60..604800')
+    .default(-1),
+  reportBatchItemFailures: z.boolean().default(true),
+  /**
+   * Opt-in: the mapping validates each value against the schema registry before invoking (provisioned mode; AWS,
+   * "Using schema registries with Kafka event sources in Lambda") and delivers it as SOURCE (the Avro body, schema
+   * id removed) or JSON; the function reads both, and framed values, from the record itself. The registry is the
+   * environment's: its first `schemaRegistry.urls` entry (Confluent, with a basic-auth secret) or its
+   * `glueRegistryArn`. Worth it to filter on decoded fields before paying for an invocation; not for speed: it adds
+   * event poller units, and decoding in the function costs microseconds per record (README, "Decoding in the
+   * mapping").
+   */
+  mappingSchemaRegistry: z
+    .discriminatedUnion('registry', [
+      z.object({
+        registry: z.literal('confluent'),
+        eventRecordFormat: z.enum(['SOURCE', 'JSON']),
+        /** Basic-auth credentials of the registry (`{"username","password"}`), which the mapping reads. */
+        basicAuthSecretArn: arn('secretsmanager'),
+      }),
+      z.object({ registry: z.literal('glue'), eventRecordFormat: z.enum(['SOURCE', 'JSON']) }),
+    ])
+    .optional(),
+  /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT): 128 was best in bench:scylla and bench:e2e. */
+  maxInFlight: z.int().min(1).max(4096).default(128),
+  /**
+   * Hedged requests for idempotent statements (SCYLLA_SPECULATIVE_MAX, SCYLLA_SPECULATIVE_DELAY_MS): the defaults
+   * and how to choose them are in lib/scylla/config.ts and docs/tuning.md.
+   */
+  speculativeMax: z.int().min(0).max(4).default(DEFAULT_SPECULATIVE.max),
+  speculativeDelayMs: z.int().min(1).max(60_000).default(DEFAULT_SPECULATIVE.delayMs),
+};
+
+function checkFunction(f: z.infer<z.ZodObject<typeof functionShape>>, ctx: z.core.$RefinementCtx): void {
+  if (f.startingPosition === 'AT_TIMESTAMP' && f.startingPositionTimestamp === undefined)
+    ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is required with AT_TIMESTAMP' });
+  if (f.startingPosition !== 'AT_TIMESTAMP' && f.startingPositionTimestamp !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is only valid with AT_TIMESTAMP' });
+  const controls =
+    f.reportBatchItemFailures || f.bisectBatchOnError || f.retryAttempts !== -1 || f.maxRecordAgeSeconds !== -1;
+  // AWS: Kafka error-handling controls exist only in provisioned mode (lambda/latest/dg/kafka-retry-configurations).
+  if (f.mappingSchemaRegistry && !f.provisionedPollers)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['provisionedPollers'],
+      message: 'is required: a schema registry on a Kafka ESM needs provisioned mode',
+    });
+  if (controls && !f.provisionedPollers)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['provisionedPollers'],
+      message:
+        'is required: retries, bisect, max record age and ReportBatchItemFailures on a Kafka ESM need provisioned mode',
+    });
+}
+
+const functionSchema = z.object(functionShape).superRefine(checkFunction);
+
+/**
+ * A table sink (lib/sink): a function configured by its mapping alone, deployed from the one table-sink bundle. Its
+ * mapping (table, columns, primaryKey, ttl, writeTime, consistency) is checked here by the parser the function runs
+ * at cold start, so a mistake fails the synth, naming its path.
+ */
+const sinkSchema = z
   .object({
-    topic: topicName,
-    /**
-     * Defaults to the function's name: one consumer group per function, as the local runner does. Create-only on the
-     * event-source mapping, like `startingPosition`: changing either makes CloudFormation create the new mapping
-     * before deleting the old one, and Lambda refuses a second mapping of the same function, cluster and topic (409,
-     * "already exists"). The default changes only with the environment's name. To change either: remove the
-     * function's mapping and deploy, then deploy it back with the new value.
-     */
-    consumerGroupId: z.string().min(1).max(200).optional(),
-    /**
-     * Memory buys CPU (one vCPU at 1,769 MB). Measured under RIE with Lambda's memory cap and CPU share
-     * (`npm run bench:lambda`): the largest event (10,000 records, 6 MB) needs 160 MB in navigation-enricher (128 MB
-     * is killed) and peaks at 225-320 MB at 1,024 MB or more; the cost per million events moves by at most 20 % from
-     * 256 to 1,769 MB (the work is mostly CPU, billed by the same GB-s at any speed) while batches are 6-8 times
-     * slower at 256 MB than at 1,769. So 1,024 MB by default (batches of 500 in 57-103 ms, within 4 % of the
-     * cheapest), and nothing under 256 MB, where a full batch takes over 20 s (128 MB) and saves nothing.
-     */
-    memoryMb: z.int().min(256, 'must be at least 256 (see bench:lambda in the README)').max(10240).default(1024),
-    /** ≤ 14 minutes: the ESM needs headroom under Lambda's 15-minute ceiling to record the outcome. */
-    timeoutSeconds: z.int().min(10).max(840).default(120),
-    /**
-     * Opt-in. Lambda keeps at least 100 executions of the account's regional concurrency quota unreserved, and new
-     * accounts can start with a quota far below the usual 1,000: a reservation the account cannot give fails the
-     * deploy ("decreases account's UnreservedConcurrentExecution below its minimum value"). Set
-     * `lambdaConcurrencyQuota` to the account's quota (Service Quotas) when reserving; the synth refuses what cannot
-     * fit and warns above half of what can.
-     */
-    reservedConcurrency: z.int().min(1).optional(),
-    batchSize: z.int().min(1).max(10_000).default(2_000),
-    batchingWindowSeconds: z.int().min(0).max(300).default(1),
-    startingPosition: z.enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).default('TRIM_HORIZON'),
-    /** Unix seconds; required with AT_TIMESTAMP. */
-    startingPositionTimestamp: z.int().positive().optional(),
-    /** Provisioned mode: required by the error-handling controls below (retries, bisect, record age, partial). */
-    provisionedPollers: pollers.optional(),
-    /**
-     * -1 (AWS's default): a failed batch is retried until it succeeds, and the partition waits. The function
-     * dead-letters poison itself, so a batch fails only on a transient failure (Scylla, the registry): any finite
-     * budget, or an on-failure destination (which caps -1 at 10), sends a long outage's records out of the pipeline.
-     * The synth warns about both (README, "Riding out an outage").
-     */
-    retryAttempts: z.int().min(-1).max(10_000).default(-1),
-    bisectBatchOnError: z.boolean().default(false),
-    /** -1: no limit. */
-    maxRecordAgeSeconds: z
-      .int()
-      .refine((s) => s === -1 || (s >= 60 && s <= 604_800), '-1 or 60..604800')
-      .default(-1),
-    reportBatchItemFailures: z.boolean().default(true),
-    /**
-     * Opt-in: the mapping validates each value against the schema registry before invoking (provisioned mode; AWS,
-     * "Using schema registries with Kafka event sources in Lambda") and delivers it as SOURCE (the Avro body, schema
-     * id removed) or JSON; the function reads both, and framed values, from the record itself. The registry is the
-     * environment's: its first `schemaRegistry.urls` entry (Confluent, with a basic-auth secret) or its
-     * `glueRegistryArn`. Worth it to filter on decoded fields before paying for an invocation; not for speed: it adds
-     * event poller units, and decoding in the function costs microseconds per record (README, "Decoding in the
-     * mapping").
-     */
-    mappingSchemaRegistry: z
-      .discriminatedUnion('registry', [
-        z.object({
-          registry: z.literal('confluent'),
-          eventRecordFormat: z.enum(['SOURCE', 'JSON']),
-          /** Basic-auth credentials of the registry (`{"username","password"}`), which the mapping reads. */
-          basicAuthSecretArn: arn('secretsmanager'),
-        }),
-        z.object({ registry: z.literal('glue'), eventRecordFormat: z.enum(['SOURCE', 'JSON']) }),
-      ])
-      .optional(),
-    /** The write executor's bound (SCYLLA_MAX_IN_FLIGHT): 128 was best in bench:scylla and bench:e2e. */
-    maxInFlight: z.int().min(1).max(4096).default(128),
-    /**
-     * Hedged requests for idempotent statements (SCYLLA_SPECULATIVE_MAX, SCYLLA_SPECULATIVE_DELAY_MS): the defaults
-     * and how to choose them are in lib/scylla/config.ts and docs/tuning.md.
-     */
-    speculativeMax: z.int().min(0).max(4).default(DEFAULT_SPECULATIVE.max),
-    speculativeDelayMs: z.int().min(1).max(60_000).default(DEFAULT_SPECULATIVE.delayMs),
+    ...functionShape,
+    table: z.string(),
+    columns: z.record(z.string(), z.string()),
+    primaryKey: z.array(z.string()).optional(),
+    ttl: z.union([z.int(), z.string()]).optional(),
+    writeTime: z.string().optional(),
+    consistency: z.string().optional(),
   })
-  .superRefine((f, ctx) => {
-    if (f.startingPosition === 'AT_TIMESTAMP' && f.startingPositionTimestamp === undefined)
-      ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is required with AT_TIMESTAMP' });
-    if (f.startingPosition !== 'AT_TIMESTAMP' && f.startingPositionTimestamp !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['startingPositionTimestamp'], message: 'is only valid with AT_TIMESTAMP' });
-    const controls =
-      f.reportBatchItemFailures || f.bisectBatchOnError || f.retryAttempts !== -1 || f.maxRecordAgeSeconds !== -1;
-    // AWS: Kafka error-handling controls exist only in provisioned mode (lambda/latest/dg/kafka-retry-configurations).
-    if (f.mappingSchemaRegistry && !f.provisionedPollers)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['provisionedPollers'],
-        message: 'is required: a schema registry on a Kafka ESM needs provisioned mode',
-      });
-    if (controls && !f.provisionedPollers)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['provisionedPollers'],
-        message:
-          'is required: retries, bisect, max record age and ReportBatchItemFailures on a Kafka ESM need provisioned mode',
-      });
+  .superRefine((sink, ctx) => {
+    checkFunction(sink, ctx);
+    try {
+      parseTableSinkConfig({ SINK_CONFIG: JSON.stringify(sinkMapping(sink)) });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const path = error.key.split('.').slice(1);
+      ctx.addIssue({ code: 'custom', path, message: error.message.slice(error.key.length + 2) });
+    }
   });
+
+/** The part of a sink's settings its function reads (SINK_CONFIG). */
+export function sinkMapping(sink: SinkConfig | z.input<typeof sinkSchema>) {
+  const { table, columns, primaryKey, ttl, writeTime, consistency } = sink;
+  return { table, columns, primaryKey, ttl, writeTime, consistency };
+}
 
 const kafkaSchema = z.discriminatedUnion('type', [
   z.object({
@@ -282,10 +318,17 @@ const configSchema = z
         ]),
       ) as Record<FunctionName, z.ZodPrefault<typeof functionSchema>>,
     ),
+    /** Table sinks by name (the deployed function's name suffix, like a catalog function's): see `sinkSchema`. */
+    sinks: z
+      .record(z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be lowercase words joined by -'), sinkSchema)
+      .default({}),
   })
   .superRefine((c, ctx) => {
     if (c.kafka.type === 'msk' && c.kafka.authentication === 'sasl-scram' && !c.kafka.saslScramSecretArn)
       ctx.addIssue({ code: 'custom', path: ['kafka', 'saslScramSecretArn'], message: 'is required with sasl-scram' });
+    for (const name of Object.keys(c.sinks))
+      if (name in c.functions)
+        ctx.addIssue({ code: 'custom', path: ['sinks', name], message: 'is the name of a function of the catalog' });
     for (const [name, f] of Object.entries(c.functions)) {
       const registry = f.mappingSchemaRegistry?.registry;
       if (registry === 'confluent' && c.schemaRegistry.urls.length === 0)
@@ -427,12 +470,19 @@ export function transientDiversions(config: PipelineConfig): string[] {
 export const UNRESERVED_MINIMUM = 100;
 
 /** The executions the config reserves across its functions. */
-export function reservedTotal(config: { functions: Record<string, { reservedConcurrency?: number }> }): number {
-  return Object.values(config.functions).reduce((sum, f) => sum + (f.reservedConcurrency ?? 0), 0);
+export function reservedTotal(config: {
+  functions: Record<string, { reservedConcurrency?: number }>;
+  sinks?: Record<string, { reservedConcurrency?: number }>;
+}): number {
+  return [...Object.values(config.functions), ...Object.values(config.sinks ?? {})].reduce(
+    (sum, f) => sum + (f.reservedConcurrency ?? 0),
+    0,
+  );
 }
 
 export type PipelineConfig = z.infer<typeof configSchema>;
 export type FunctionConfig = z.infer<typeof functionSchema>;
+export type SinkConfig = z.infer<typeof sinkSchema>;
 export type KafkaConfig = z.infer<typeof kafkaSchema>;
 export type SchemaRegistryConfig = PipelineConfig['schemaRegistry'];
 

@@ -1,9 +1,7 @@
 import path from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
-import type { FunctionName } from '../functions/catalog';
-import { buildFunctionSync } from './build';
-import { REPO_ROOT } from './repo-root';
+import { type BundleName, buildFunctionSync, entryPoint } from './build';
 
 /**
  * A function's deployment package, built by the project's one esbuild configuration (infra/build.ts) through CDK's
@@ -13,8 +11,8 @@ import { REPO_ROOT } from './repo-root';
  * configuration that could drift from infra/build.ts (ESM banner, adm-zip stub, externals). This is the mechanism
  * `NodejsFunction` itself uses (a local bundler with the asset hashed by its output), minus that second config.
  */
-export function functionCode(name: FunctionName): Code {
-  return Code.fromAsset(path.join(REPO_ROOT, 'functions', name), {
+export function functionCode(name: BundleName): Code {
+  return Code.fromAsset(path.dirname(entryPoint(name)), {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
       // Never pulled: the local bundler below always succeeds or throws. CDK requires an image to fall back to.

@@ -19,7 +19,15 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionName } from '../functions/catalog';
-import { type PipelineConfig, reservedTotal, transientDiversions, UNRESERVED_MINIMUM } from './config';
+import { type BundleName, TABLE_SINK } from './build';
+import {
+  type FunctionConfig,
+  type PipelineConfig,
+  reservedTotal,
+  sinkMapping,
+  transientDiversions,
+  UNRESERVED_MINIMUM,
+} from './config';
 import { FailedBatchesBucket } from './failed-batches';
 import { Observability } from './observability';
 import { grantSecretKeyDecrypt, mskResourceArn, Processor } from './processor';
@@ -132,17 +140,34 @@ export class PipelineStack extends Stack {
 
     const onFailure = this.esmFailureDestination(config, vpc, securityGroup);
 
-    this.processors = (props.functions ?? FUNCTIONS).map((name) => {
+    // The catalog's functions, each from its own bundle, then the environment's table sinks, each from the one
+    // table-sink bundle with its mapping in SINK_CONFIG.
+    const deployments = [
+      ...(props.functions ?? FUNCTIONS).map((name) => ({
+        name,
+        bundle: name as BundleName,
+        config: config.functions[name] as FunctionConfig,
+        extra: {},
+      })),
+      ...Object.entries(config.sinks).map(([name, sink]) => ({
+        name,
+        bundle: TABLE_SINK as BundleName,
+        config: sink as FunctionConfig,
+        extra: { SINK_NAME: name, SINK_CONFIG: JSON.stringify(sinkMapping(sink)) },
+      })),
+    ];
+    this.processors = deployments.map(({ name, bundle, config: functionConfig, extra }) => {
       const processor = new Processor(this, toId(name), {
         processor: name,
+        bundle,
         functionName: `${config.name}-${name}`,
-        config: config.functions[name],
+        config: functionConfig,
         kafka: config.kafka,
         schemaRegistry: config.schemaRegistry,
         vpc,
         subnets,
         securityGroup,
-        environment,
+        environment: { ...environment, ...extra },
         logRetention: config.logRetentionDays as RetentionDays,
         onFailure,
       });

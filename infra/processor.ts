@@ -25,12 +25,15 @@ import {
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FunctionName } from '../functions/catalog';
+import type { BundleName } from './build';
 import type { FunctionConfig, KafkaConfig, SchemaRegistryConfig } from './config';
 import { functionCode } from './function-code';
 
 export interface ProcessorProps {
-  readonly processor: FunctionName;
+  /** The catalog function's or the sink's name: the `processor` tag tools find the function by. */
+  readonly processor: string;
+  /** The bundle it runs: the catalog function's own, or the table sink's. */
+  readonly bundle: BundleName;
   /** The physical function name; also the `function` dimension of its EMF metrics. */
   readonly functionName: string;
   readonly config: FunctionConfig;
@@ -86,7 +89,7 @@ export class Processor extends Construct {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       handler: 'index.handler',
-      code: functionCode(props.processor),
+      code: functionCode(props.bundle),
       memorySize: config.memoryMb,
       timeout: Duration.seconds(config.timeoutSeconds),
       reservedConcurrentExecutions: config.reservedConcurrency,

@@ -746,3 +746,48 @@ describe('dead letters to a Kafka topic', () => {
     synth.template.resourceCountIs('AWS::SQS::Queue', 0);
   }, 120_000);
 });
+
+describe('a table sink declared in the environment', () => {
+  const sinkSettings = {
+    topic: 'page-views',
+    table: 'page_views',
+    columns: { event_id: 'key', url: 'value.url', region: 'header.region' },
+    ttl: 86_400,
+    provisionedPollers: { minimum: 1, maximum: 4 },
+  };
+
+  it('deploys it like any function, from the table-sink bundle, its mapping in SINK_CONFIG', () => {
+    const raw = exampleConfig() as ReturnType<typeof exampleConfig> & { sinks?: unknown };
+    raw.sinks = { 'views-sink': sinkSettings };
+    const { template } = synthesize(raw);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'pipeline-example-views-sink',
+      Tags: Match.arrayWith([{ Key: 'processor', Value: 'views-sink' }]),
+      Environment: {
+        Variables: Match.objectLike({
+          SINK_NAME: 'views-sink',
+          SINK_CONFIG: JSON.stringify({
+            table: 'page_views',
+            columns: sinkSettings.columns,
+            ttl: 86_400,
+          }),
+          REPORT_BATCH_ITEM_FAILURES: 'on',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      Topics: ['page-views'],
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'pipeline-example-views-sink' },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 4 },
+    });
+    expect(JSON.stringify(dashboardBody(template.toJSON()))).toContain('pipeline-example-views-sink');
+  });
+
+  it('fails the synth on a mapping its function would refuse at cold start, naming the path', () => {
+    const raw = exampleConfig() as ReturnType<typeof exampleConfig> & { sinks?: unknown };
+    raw.sinks = { 'views-sink': { ...sinkSettings, columns: { event_id: 'key', url: 'body.url' } } };
+    expect(() => synthesize(raw)).toThrow(/sinks\.views-sink\.columns\.url: "body\.url" is not a source/);
+    raw.sinks = { 'navigation-enricher': sinkSettings };
+    expect(() => synthesize(raw)).toThrow(/sinks\.navigation-enricher: is the name of a function of the catalog/);
+  });
+});
