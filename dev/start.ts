@@ -2,13 +2,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { CATALOG, catalogMigrations, type FunctionName } from '../functions/catalog';
-import { buildFunction } from '../infra/build';
+import { type BundleName, buildFunction, TABLE_SINK } from '../infra/build';
 import { ConfluentSchemaRegistry, SchemaCache } from '../lib/codec';
 import { parseScyllaConfig } from '../lib/scylla/config';
 import { CredentialsSource } from '../lib/scylla/credentials';
 import { migrate } from '../lib/scylla/migrations';
 import { ScyllaSession } from '../lib/scylla/session';
 import { statement } from '../lib/scylla/statement';
+import { DEMO_SINK } from './demo/sink';
 import { DEMO_SEGMENT_RULES, DEMO_TOPICS, demoTopic, produceDemoStream } from './demo/stream';
 import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { RieInvoker } from './lambda/invoker';
@@ -23,7 +24,8 @@ import { up } from './stack/stack';
  * `npm start`: the whole pipeline on this machine. Brings the local stack up (unless DEMO_KAFKA_BOOTSTRAP,
  * SCYLLA_CONTACT_POINTS and SCHEMA_REGISTRY_URLS point at existing servers), migrates, registers the schemas,
  * produces the demo stream (DEMO_NAVIGATION 100,000 navigation + DEMO_IDENTITY 20,000 identity events, three
- * schema versions, ~0.5 % poison), runs the three functions' bundles through local event-source mappings until
+ * schema versions, ~0.5 % poison), runs the catalog's functions and the demo's table sink (dev/demo/sink.ts) through
+ * local event-source mappings until
  * every partition is consumed, and prints a summary.
  */
 const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -71,6 +73,10 @@ async function main() {
   for (const [segment, pattern] of DEMO_SEGMENT_RULES) {
     await admin.execute(rule, [segment, pattern]);
   }
+  await admin.execute(
+    statement('identity_links.create', DEMO_SINK.table.replaceAll('{ks}', scylla.keyspace), { idempotent: true }),
+    [],
+  );
   await admin.shutdown();
   console.log(
     `schema: keyspace ${scylla.keyspace} ${applied.length ? `migrated (${applied.join(', ')})` : 'up to date'}, segment rules seeded`,
@@ -101,11 +107,16 @@ async function main() {
       `(${produced.counts.poison} poison, ${produced.counts.tombstones} tombstones) in ${((produced.finished - produced.started) / 1000).toFixed(1)} s`,
   );
 
-  const functions = CATALOG.flatMap(({ name, topic }) => {
+  const functions: { name: string; bundle: BundleName; topic: string }[] = CATALOG.flatMap(({ name, topic }) => {
     const runTopic = demoTopic(plan.topics, topic);
     if (runTopic === undefined) console.log(`${name} reads ${topic}, which the demo stream does not produce: not run`);
-    return runTopic === undefined ? [] : [{ name, topic: runTopic }];
+    return runTopic === undefined ? [] : [{ name, bundle: name, topic: runTopic }];
   });
+  // The demo's table sink runs in this process only: ESM_INVOKE=rie reads the functions from the example's template,
+  // which declares no sink.
+  const sinkTopic = demoTopic(plan.topics, DEMO_SINK.topic);
+  if (invokeMode === 'direct' && sinkTopic)
+    functions.push({ name: DEMO_SINK.name, bundle: TABLE_SINK, topic: sinkTopic });
   // ESM_INVOKE=rie: every batch through the Lambda Runtime API, each function as the synthesized template defines
   // it (dev/lambda/); by default the bundles' handlers are invoked in this process.
   const rie =
@@ -118,13 +129,13 @@ async function main() {
           onStep: (step) => console.log(`lambda: ${step}`),
         })
       : undefined;
-  const mappings: { name: FunctionName; topic: string; esm: LocalEventSourceMapping; flush(): Promise<void> }[] = [];
+  const mappings: { name: string; topic: string; esm: LocalEventSourceMapping; flush(): Promise<void> }[] = [];
   for (const fn of functions) {
     const empty = { eventSource: 'SelfManagedKafka' as const, bootstrapServers: kafka.join(','), records: {} };
     const mapping = { topic: fn.topic, groupId: fn.name, bootstrapBrokers: kafka };
     if (rie) {
-      const definition = rie.functions.get(fn.name);
-      const invoker = new RieInvoker(rie, fn.name, {
+      const definition = rie.functions.get(fn.name as FunctionName);
+      const invoker = new RieInvoker(rie, fn.name as FunctionName, {
         overrides: {
           SCYLLA_KEYSPACE: scylla.keyspace,
           METRICS_LABELS: `run=${RUN}`,
@@ -165,7 +176,10 @@ async function main() {
       });
       continue;
     }
-    const { file, bytes } = await buildFunction(fn.name);
+    const { file, bytes } = await buildFunction(fn.bundle);
+    // A sink's bundle reads its name and mapping at import, as in Lambda.
+    if (fn.bundle === TABLE_SINK)
+      Object.assign(process.env, { SINK_NAME: fn.name, SINK_CONFIG: JSON.stringify(DEMO_SINK.mapping) });
     const { handler } = (await import(pathToFileURL(file).href)) as { handler: Handler };
     console.log(`${fn.name}: bundle ${(bytes / 1000).toFixed(0)} KB, consuming ${fn.topic} as group ${fn.name}`);
     mappings.push({
