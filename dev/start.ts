@@ -264,7 +264,7 @@ async function summary(
     `\nMetrics: ${prometheus} (query processor_*), dashboard: ${REPO_ROOT}/dashboards/processors.json (docker compose up grafana)`,
   );
   console.log(
-    'Rows: keyspace pipeline (identities, navigations_by_user, user_segments, identity_links: the sink's, dead_letters). Stop the stack: npm run stack -- down',
+    'Rows: keyspace pipeline (identities, navigations_by_user, user_segments, identity_links (the sink), dead_letters). Stop the stack: npm run stack -- down',
   );
 }
 
