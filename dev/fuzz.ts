@@ -16,17 +16,20 @@ import {
 } from '../lib/codec';
 import { ValidationError } from '../lib/runtime/errors';
 import type { ProcessorDefinition, RecordContext } from '../lib/runtime/processor';
+import { parseTableSinkConfig } from '../lib/sink/config';
+import { tableSink } from '../lib/sink/table-sink';
 import { navigationEvents } from './demo/navigation-generator';
 import { SeededRandom } from './demo/seeded-random';
+import { DEMO_SINK } from './demo/sink';
 import { DEMO_SEGMENT_RULES } from './demo/stream';
 import { loadStackConfig, stackEndpoints } from './stack/config';
 
 /**
  * `npm run fuzz [-- --records 1000000 --seed 1]`: hostile input at scale. Records in batches of 1,000 (an MSK
  * partition batch), each batch through `decodeAll` and every decoded value through the three functions' `process`
- * steps, as a real invocation would: mutated valid records (bytes flipped, cut, extended) of every writer version,
+ * steps and the demo's table sink (dev/demo/sink.ts), as a real invocation would: mutated valid records (bytes flipped, cut, extended) of every writer version,
  * random bodies behind valid schema ids, arbitrary values (any first byte, any length), and valid records among
- * them. Every outcome must be a value or a typed poison error (`CodecError`'s codes, `RECORD_INVALID`); anything
+ * them. Every outcome must be a value or a typed poison error (`CodecError`'s codes, `RECORD_INVALID`, `SINK_*`); anything
  * else thrown is a crash, a batch slower than `HANG_MS` a hang. Reports outcomes by code, records/s, CPU and peak
  * RSS; the last line is the verdict as JSON. Schemas come from the registry (SCHEMA_REGISTRY_URLS, else the local
  * stack's), once per id: the hostile ids are pinned to registered ones, so the run measures the decoder, not HTTP.
@@ -109,6 +112,15 @@ export async function runFuzz(options: { records: number; seed: number; registry
       definition: identityLinker as AnyDefinition,
       prepared: undefined,
     },
+    {
+      // The demo's table sink: every value as written (no reader schema), through its mapping.
+      reader: new AvroReader(new SchemaCache(registry)),
+      definition: tableSink(
+        DEMO_SINK.name,
+        parseTableSinkConfig({ SINK_CONFIG: JSON.stringify(DEMO_SINK.mapping) }),
+      ) as AnyDefinition,
+      prepared: undefined,
+    },
   ];
 
   const report: FuzzReport = {
@@ -178,7 +190,7 @@ export async function runFuzz(options: { records: number; seed: number; registry
     await nextTurn();
   }
   for (const code of Object.keys(report.outcomes))
-    if (!/^(CODEC_[A-Z_]+|RECORD_INVALID|written|tombstone|skipped:.+)$/.test(code)) report.untyped++;
+    if (!/^(CODEC_[A-Z_]+|RECORD_INVALID|SINK_[A-Z_]+|written|tombstone|skipped:.+)$/.test(code)) report.untyped++;
   const cpu = process.cpuUsage(cpuStarted);
   report.seconds = (performance.now() - started) / 1000;
   report.cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -192,12 +204,12 @@ async function main(): Promise<number> {
   const seed = Number(values.seed ?? 1);
   const registryUrl = process.env.SCHEMA_REGISTRY_URLS?.split(',')[0] ?? stackEndpoints(loadStackConfig()).registryUrl;
   const report = await runFuzz({ records, seed, registryUrl });
-  console.log(`outcomes (per function step, ${records.toLocaleString('en-US')} records × 3 functions):`);
+  console.log(`outcomes (per function step, ${records.toLocaleString('en-US')} records × 4 functions):`);
   for (const [code, n] of Object.entries(report.outcomes).sort((a, b) => b[1] - a[1]))
     console.log(`  ${code.padEnd(32)} ${n.toLocaleString('en-US')}`);
   for (const c of report.firstCrashes) console.log(`CRASH ${c}`);
   console.log(
-    `${Math.round(report.records / report.seconds).toLocaleString('en-US')} records/s through the three functions, ` +
+    `${Math.round(report.records / report.seconds).toLocaleString('en-US')} records/s through the four functions, ` +
       `${report.cpuSeconds.toFixed(1)} CPU-s, peak RSS ${report.peakRssMb.toFixed(0)} MB`,
   );
   console.log(

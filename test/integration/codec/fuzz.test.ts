@@ -97,7 +97,7 @@ describe('the decoder under hostile input', () => {
     );
   });
 
-  it('runs 20,000 hostile records through decodeAll and the three functions with no crash or hang (npm run fuzz, CI slice)', async () => {
+  it("runs 20,000 hostile records through decodeAll, the three functions and the demo's table sink with no crash or hang (npm run fuzz, CI slice)", async () => {
     const report = await runFuzz({ records: 20_000, seed: 1, registryUrl: endpoints.registryUrl });
     expect(report.firstCrashes).toEqual([]);
     // `hangs` (a batch over two seconds) is the CLI's timing, not asserted here: a real hang is this test's timeout.
