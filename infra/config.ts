@@ -144,7 +144,7 @@ const sinkSchema = z
     columns: z.record(z.string(), z.string()),
     primaryKey: z.array(z.string()).optional(),
     ttl: z.union([z.int(), z.string()]).optional(),
-    writeTime: z.string().optional(),
+    writeTime: z.union([z.int(), z.string()]).optional(),
     consistency: z.string().optional(),
   })
   .superRefine((sink, ctx) => {

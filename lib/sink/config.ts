@@ -1,6 +1,7 @@
 import { type Env, requireString } from '../config';
 import { ConfigError } from '../errors';
 import { CONSISTENCIES, type Consistency } from '../scylla/config';
+import { MAX_WRITE_TIME_MS } from '../scylla/write-time';
 
 /**
  * A table sink's mapping, after the Scylla Kafka Connect sink's (`topic.<topic>.<keyspace>.<table>.mapping`: columns
@@ -19,7 +20,8 @@ import { CONSISTENCIES, type Consistency } from '../scylla/config';
  * `kafka.topic|partition|offset|timestamp` (the record's own; timestamp as a Date). `primaryKey` (default: the
  * columns read from the key) must be present in every record, else it is dead-lettered (SINK_COLUMN_MISSING), and
  * is what a tombstone deletes by when every one of its columns comes from the key or the record. `ttl`: seconds,
- * a number or a source (missing or 0: none). `writeTime`: epoch milliseconds, a source (default `kafka.timestamp`),
+ * a number or a source (missing or 0: none). `writeTime`: epoch milliseconds, a source (default `kafka.timestamp`)
+ * or a constant,
  * written as CQL's USING TIMESTAMP with the offset as a sub-millisecond tiebreak, so a replay changes nothing.
  */
 export interface TableSinkConfig {
@@ -27,7 +29,8 @@ export interface TableSinkConfig {
   columns: { column: string; source: Source }[];
   primaryKey: string[];
   ttl: number | Source | undefined;
-  writeTime: Source;
+  /** A source of epoch milliseconds, or a constant (every write at that time: the newest record no longer wins). */
+  writeTime: Source | number;
   consistency: Consistency | undefined;
 }
 
@@ -93,8 +96,14 @@ export function parseTableSinkConfig(env: Env): TableSinkConfig {
     ttl = c.ttl;
   } else if (typeof c.ttl === 'string') ttl = parseSource(c.ttl, 'SINK_CONFIG.ttl');
   else if (c.ttl !== undefined) throw new ConfigError('SINK_CONFIG.ttl', 'must be seconds or a source');
-  if (c.writeTime !== undefined && typeof c.writeTime !== 'string')
-    throw new ConfigError('SINK_CONFIG.writeTime', 'must be a source of epoch milliseconds');
+  let writeTime: TableSinkConfig['writeTime'];
+  if (typeof c.writeTime === 'number') {
+    if (!Number.isSafeInteger(c.writeTime) || c.writeTime <= 0 || c.writeTime > MAX_WRITE_TIME_MS)
+      throw new ConfigError('SINK_CONFIG.writeTime', `must be epoch milliseconds up to ${MAX_WRITE_TIME_MS}`);
+    writeTime = c.writeTime;
+  } else if (c.writeTime === undefined || typeof c.writeTime === 'string')
+    writeTime = parseSource(c.writeTime ?? 'kafka.timestamp', 'SINK_CONFIG.writeTime');
+  else throw new ConfigError('SINK_CONFIG.writeTime', 'must be a source of epoch milliseconds, or a constant');
   const consistency = c.consistency;
   if (consistency !== undefined && !CONSISTENCIES.includes(consistency as Consistency))
     throw new ConfigError('SINK_CONFIG.consistency', `must be one of ${CONSISTENCIES.join(', ')}`);
@@ -103,7 +112,7 @@ export function parseTableSinkConfig(env: Env): TableSinkConfig {
     columns,
     primaryKey: primaryKey as string[],
     ttl,
-    writeTime: parseSource(c.writeTime ?? 'kafka.timestamp', 'SINK_CONFIG.writeTime'),
+    writeTime,
     consistency: consistency as Consistency | undefined,
   };
 }

@@ -101,10 +101,12 @@ export function tableSink(name: string, config: TableSinkConfig): ProcessorDefin
     return seconds;
   };
 
+  const writeTime = config.writeTime;
   const writeTimeOf = (r: Reading): number => {
-    const time = read(config.writeTime, r);
+    if (typeof writeTime === 'number') return writeTimestamp(writeTime, r.record.offset);
+    const time = read(writeTime, r);
     const ms = time instanceof Date ? time.getTime() : time;
-    return writeTimestamp(requireEventTime(ms, describe(config.writeTime)), r.record.offset);
+    return writeTimestamp(requireEventTime(ms, describe(writeTime)), r.record.offset);
   };
 
   return {

@@ -78,6 +78,12 @@ describe('a table sink', () => {
     expect(write?.timestamp).toBe(Date.UTC(2026, 0, 2) * 1000 + 234);
   });
 
+  it('writes at a constant write time when the mapping names one', () => {
+    const sink = sinkOf({ table: 'views', columns: { id: 'key' }, writeTime: 1_700_000_000_000 });
+    const [write] = sink.process(VIEW, record(), undefined) as Write[];
+    expect(write?.timestamp).toBe(1_700_000_000_000 * 1000 + 234);
+  });
+
   it('deletes by the primary key on a tombstone, at the record time', () => {
     const [write] = (sinkOf(MAPPING).tombstone?.(record()) ?? []) as Write[];
     expect(write?.statement.cql).toBe('DELETE FROM views WHERE id = ?');
@@ -149,6 +155,8 @@ describe('SINK_CONFIG', () => {
     expect(error({ table: 'views', columns: { id: 'key' }, primaryKey: ['nope'] }).key).toBe('SINK_CONFIG.primaryKey');
     expect(error({ table: 'views', columns: { id: 'key' }, ttl: -1 }).key).toBe('SINK_CONFIG.ttl');
     expect(error({ table: 'views', columns: { id: 'key' }, consistency: 'MOST' }).key).toBe('SINK_CONFIG.consistency');
+    expect(error({ table: 'views', columns: { id: 'key' }, writeTime: -3 }).key).toBe('SINK_CONFIG.writeTime');
+    expect(error({ table: 'views', columns: { id: 'key' }, writeTime: true }).key).toBe('SINK_CONFIG.writeTime');
     expect(() => parseTableSinkConfig({ SINK_CONFIG: '{' })).toThrow(/SINK_CONFIG: is not JSON/);
   });
 });
