@@ -1,8 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { READER_SCHEMA as IDENTITY_READER, identityLinker } from '../functions/identity-linker/definition';
-import { READER_SCHEMA as NAVIGATION_READER, navigationEnricher } from '../functions/navigation-enricher/definition';
-import { READER_SCHEMA as SEGMENT_READER, segmentBuilder } from '../functions/segment-builder/definition';
+import type cassandra from 'cassandra-driver';
+import { CATALOG } from '../functions/catalog';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../functions/topics/identity';
 import { NAVIGATION_V1, NAVIGATION_V2, NAVIGATION_V3, type Navigation } from '../functions/topics/navigation';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../lib/codec';
 import { ValidationError } from '../lib/runtime/errors';
 import type { ProcessorDefinition, RecordContext } from '../lib/runtime/processor';
+import { type StatementRunner, WriteExecutor } from '../lib/scylla/executor';
 import { parseTableSinkConfig } from '../lib/sink/config';
 import { tableSink } from '../lib/sink/table-sink';
 import { navigationEvents } from './demo/navigation-generator';
@@ -26,8 +26,8 @@ import { loadStackConfig, stackEndpoints } from './stack/config';
 
 /**
  * `npm run fuzz [-- --records 1000000 --seed 1]`: hostile input at scale. Records in batches of 1,000 (an MSK
- * partition batch), each batch through `decodeAll` and every decoded value through the three functions' `process`
- * steps and the demo's table sink (dev/demo/sink.ts), as a real invocation would: mutated valid records (bytes flipped, cut, extended) of every writer version,
+ * partition batch), each batch through `decodeAll`, then every catalog function's `prepare` (against a fake database
+ * holding the demo's rows) and `process` steps, and the demo's table sink (dev/demo/sink.ts), as a real invocation would: mutated valid records (bytes flipped, cut, extended) of every writer version,
  * random bodies behind valid schema ids, arbitrary values (any first byte, any length), and valid records among
  * them. Every outcome must be a value or a typed poison error (`CodecError`'s codes, `RECORD_INVALID`, `SINK_*`); anything
  * else thrown is a crash, a batch slower than `HANG_MS` a hang. Reports outcomes by code, records/s, CPU and peak
@@ -52,6 +52,21 @@ export interface FuzzReport {
 }
 
 type AnyDefinition = ProcessorDefinition<unknown, unknown>;
+
+/**
+ * The functions' lookups answered as the demo's tables would: the segment rules `npm start` seeds, and no row for
+ * anything else (every cookie unknown). No server: the fuzz measures the decoder and the functions, not I/O.
+ */
+const fakeDatabase: StatementRunner = {
+  async execute(statement) {
+    const rows =
+      statement.kind === 'segment_rules.select'
+        ? DEMO_SEGMENT_RULES.map(([segment_id, url_pattern]) => ({ segment_id, url_pattern, enabled: true }))
+        : [];
+    const result = rows.map((row) => ({ get: (column: string) => row[column as keyof typeof row] }));
+    return { rows: result, first: () => result[0] ?? null } as unknown as cassandra.types.ResultSet;
+  },
+};
 
 export async function runFuzz(options: { records: number; seed: number; registryUrl: string }): Promise<FuzzReport> {
   const registry = new ConfluentSchemaRegistry({ urls: [options.registryUrl] });
@@ -95,33 +110,22 @@ export async function runFuzz(options: { records: number; seed: number; registry
     return value;
   };
 
-  const rules = DEMO_SEGMENT_RULES.map(([segmentId, pattern]) => ({ segmentId, pattern: new RegExp(pattern) }));
-  const steps: { reader: AvroReader<unknown>; definition: AnyDefinition; prepared: unknown }[] = [
+  // Every function of the catalog as its handler builds it, and the demo's table sink (every value as written, no
+  // reader schema). Their `prepare` steps run against fakeDatabase, which answers like the demo's tables.
+  const steps: { reader: AvroReader<unknown>; definition: AnyDefinition }[] = [
+    ...CATALOG.map((entry) => ({
+      reader: new AvroReader(new SchemaCache(registry), entry.readerSchema),
+      definition: entry.definition({}) as AnyDefinition,
+    })),
     {
-      reader: new AvroReader(new SchemaCache(registry), NAVIGATION_READER),
-      definition: navigationEnricher({ ttlSeconds: 3600 }) as AnyDefinition,
-      prepared: new Map(),
-    },
-    {
-      reader: new AvroReader(new SchemaCache(registry), SEGMENT_READER),
-      definition: segmentBuilder({ ttlSeconds: 3600, refreshMs: 60_000 }) as AnyDefinition,
-      prepared: rules,
-    },
-    {
-      reader: new AvroReader(new SchemaCache(registry), IDENTITY_READER),
-      definition: identityLinker as AnyDefinition,
-      prepared: undefined,
-    },
-    {
-      // The demo's table sink: every value as written (no reader schema), through its mapping.
       reader: new AvroReader(new SchemaCache(registry)),
       definition: tableSink(
         DEMO_SINK.name,
         parseTableSinkConfig({ SINK_CONFIG: JSON.stringify(DEMO_SINK.mapping) }),
       ) as AnyDefinition,
-      prepared: undefined,
     },
   ];
+  const executor = new WriteExecutor(fakeDatabase, 64);
 
   const report: FuzzReport = {
     records: 0,
@@ -148,7 +152,7 @@ export async function runFuzz(options: { records: number; seed: number; registry
       const value = hostile();
       return { value: value === null ? null : value.toString('base64'), offset: offset + i };
     });
-    for (const { reader, definition, prepared } of steps) {
+    for (const { reader, definition } of steps) {
       const batchStarted = performance.now();
       let decoded: Awaited<ReturnType<AvroReader<unknown>['decodeAll']>>;
       try {
@@ -157,15 +161,31 @@ export async function runFuzz(options: { records: number; seed: number; registry
         crash(`${definition.name} decodeAll threw ${(error as Error).stack}`);
         continue;
       }
-      for (const [i, d] of decoded.entries()) {
-        const record: RecordContext = {
+      const records = decoded.map(
+        (_, i): RecordContext => ({
           topic: 'fuzz',
           partition: 0,
           offset: offset + i,
           timestamp: Date.UTC(2026, 10, 1),
           key: `ck-${i}`,
           headers: [],
-        };
+        }),
+      );
+      const values = decoded.flatMap((d, i) =>
+        d instanceof CodecError || d === TOMBSTONE ? [] : [{ value: d, record: records[i] as RecordContext }],
+      );
+      let prepared: unknown;
+      try {
+        prepared = await definition.prepare?.(values, { executor });
+      } catch (error) {
+        crash(`${definition.name} prepare threw ${(error as Error).stack}`);
+        continue;
+      }
+      // A write's parameters may wait for a lookup: the executor would await them, and a rejection there is a
+      // transient failure that stops the partition, so a hostile record must never cause one.
+      const waits: Promise<void>[] = [];
+      for (const [i, d] of decoded.entries()) {
+        const record = records[i] as RecordContext;
         if (d instanceof CodecError) {
           count(d.code);
           continue;
@@ -177,11 +197,22 @@ export async function runFuzz(options: { records: number; seed: number; registry
         try {
           const outcome = definition.process(d, record, prepared);
           count(Array.isArray(outcome) ? 'written' : `skipped:${outcome.skip}`);
+          if (Array.isArray(outcome))
+            for (const write of outcome)
+              if (write.params instanceof Promise)
+                waits.push(
+                  write.params.then(
+                    () => {},
+                    (error: unknown) =>
+                      crash(`${definition.name} a write's parameters failed: ${(error as Error).stack}`),
+                  ),
+                );
         } catch (error) {
           if (error instanceof ValidationError) count(error.code);
           else crash(`${definition.name} process threw ${(error as Error).stack}`);
         }
       }
+      await Promise.all(waits);
       if (performance.now() - batchStarted > HANG_MS) report.hangs++;
     }
     report.records += batch.length;
@@ -204,12 +235,14 @@ async function main(): Promise<number> {
   const seed = Number(values.seed ?? 1);
   const registryUrl = process.env.SCHEMA_REGISTRY_URLS?.split(',')[0] ?? stackEndpoints(loadStackConfig()).registryUrl;
   const report = await runFuzz({ records, seed, registryUrl });
-  console.log(`outcomes (per function step, ${records.toLocaleString('en-US')} records × 4 functions):`);
+  console.log(
+    `outcomes (per function step, ${records.toLocaleString('en-US')} records × ${CATALOG.length + 1} functions):`,
+  );
   for (const [code, n] of Object.entries(report.outcomes).sort((a, b) => b[1] - a[1]))
     console.log(`  ${code.padEnd(32)} ${n.toLocaleString('en-US')}`);
   for (const c of report.firstCrashes) console.log(`CRASH ${c}`);
   console.log(
-    `${Math.round(report.records / report.seconds).toLocaleString('en-US')} records/s through the four functions, ` +
+    `${Math.round(report.records / report.seconds).toLocaleString('en-US')} records/s through every function, ` +
       `${report.cpuSeconds.toFixed(1)} CPU-s, peak RSS ${report.peakRssMb.toFixed(0)} MB`,
   );
   console.log(

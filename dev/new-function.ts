@@ -33,7 +33,14 @@ export function scaffoldFiles({ name, topic }: NewFunction): Record<string, stri
   const { camel, pascal, snake } = spellings(name);
   return {
     'definition.ts': `import type avro from 'avsc';
-import { type ProcessorDefinition, requireEventTime, statement, ValidationError, writeTimestamp } from '../../lib/runtime';
+import {
+  type Env,
+  type ProcessorDefinition,
+  requireEventTime,
+  statement,
+  ValidationError,
+  writeTimestamp,
+} from '../../lib/runtime';
 
 /**
  * ${name} (topic \`${topic}\`): stores each event in \`${snake}\` by id, the newest event winning (its event time is the
@@ -76,11 +83,16 @@ export const ${camel}: ProcessorDefinition<${pascal}Event> = {
     ];
   },
 };
+
+/** The definition as its handler builds it; read settings of your own from \`env\` here (once, at cold start). */
+export function fromEnvironment(_env: Env): ProcessorDefinition<${pascal}Event> {
+  return ${camel};
+}
 `,
     'handler.ts': `import { composeProcessor } from '../../lib/runtime';
-import { ${camel}, READER_SCHEMA } from './definition';
+import { fromEnvironment, READER_SCHEMA } from './definition';
 
-export const handler = composeProcessor(${camel}, READER_SCHEMA, process.env);
+export const handler = composeProcessor(fromEnvironment(process.env), READER_SCHEMA, process.env);
 `,
     'migrations.ts': `import type { Migration } from '../../lib/runtime';
 
@@ -139,11 +151,11 @@ export function withCatalogEntry(catalog: string, { name, topic }: NewFunction):
   const end = '] as const satisfies readonly CatalogEntry[];';
   if (!catalog.includes(end)) throw new Error(`functions/catalog.ts no longer ends its list with "${end}"`);
   const imports =
-    `import { READER_SCHEMA as ${upper}_READER } from './${name}/definition';\n` +
+    `import { fromEnvironment as ${upper}_DEFINITION, READER_SCHEMA as ${upper}_READER } from './${name}/definition';\n` +
     `import { MIGRATIONS as ${upper}_MIGRATIONS } from './${name}/migrations';\n`;
   const lastImport = catalog.lastIndexOf('\nimport ');
   const afterImports = catalog.indexOf('\n', catalog.indexOf(';', lastImport)) + 1;
-  const entry = `  {\n    name: '${name}',\n    topic: '${topic}',\n    readerSchema: ${upper}_READER,\n    migrations: ${upper}_MIGRATIONS,\n  },\n`;
+  const entry = `  {\n    name: '${name}',\n    topic: '${topic}',\n    readerSchema: ${upper}_READER,\n    migrations: ${upper}_MIGRATIONS,\n    definition: ${upper}_DEFINITION,\n  },\n`;
   const withImports = catalog.slice(0, afterImports) + imports + catalog.slice(afterImports);
   return withImports.replace(end, `${entry}${end}`);
 }

@@ -1,10 +1,21 @@
 import type avro from 'avsc';
+import type { Env } from '../lib/config';
+import type { ProcessorDefinition } from '../lib/runtime/processor';
 import type { MigrationSet } from '../lib/scylla/migrations';
-import { READER_SCHEMA as IDENTITY_LINKER_READER } from './identity-linker/definition';
+import {
+  fromEnvironment as IDENTITY_LINKER_DEFINITION,
+  READER_SCHEMA as IDENTITY_LINKER_READER,
+} from './identity-linker/definition';
 import { MIGRATIONS as IDENTITY_LINKER_MIGRATIONS } from './identity-linker/migrations';
-import { READER_SCHEMA as NAVIGATION_ENRICHER_READER } from './navigation-enricher/definition';
+import {
+  fromEnvironment as NAVIGATION_ENRICHER_DEFINITION,
+  READER_SCHEMA as NAVIGATION_ENRICHER_READER,
+} from './navigation-enricher/definition';
 import { MIGRATIONS as NAVIGATION_ENRICHER_MIGRATIONS } from './navigation-enricher/migrations';
-import { READER_SCHEMA as SEGMENT_BUILDER_READER } from './segment-builder/definition';
+import {
+  fromEnvironment as SEGMENT_BUILDER_DEFINITION,
+  READER_SCHEMA as SEGMENT_BUILDER_READER,
+} from './segment-builder/definition';
 import { MIGRATIONS as SEGMENT_BUILDER_MIGRATIONS } from './segment-builder/migrations';
 
 /**
@@ -22,6 +33,8 @@ export interface CatalogEntry {
   readonly readerSchema: avro.Schema;
   /** Its tables, in its own version order. */
   readonly migrations: MigrationSet['migrations'];
+  /** Its definition as its handler builds it, from an environment (defaults for what that does not set). */
+  readonly definition: (env: Env) => ProcessorDefinition<never, unknown>;
 }
 
 export const CATALOG = [
@@ -30,18 +43,21 @@ export const CATALOG = [
     topic: 'identity',
     readerSchema: IDENTITY_LINKER_READER,
     migrations: IDENTITY_LINKER_MIGRATIONS,
+    definition: IDENTITY_LINKER_DEFINITION,
   },
   {
     name: 'navigation-enricher',
     topic: 'navigation',
     readerSchema: NAVIGATION_ENRICHER_READER,
     migrations: NAVIGATION_ENRICHER_MIGRATIONS,
+    definition: NAVIGATION_ENRICHER_DEFINITION,
   },
   {
     name: 'segment-builder',
     topic: 'navigation',
     readerSchema: SEGMENT_BUILDER_READER,
     migrations: SEGMENT_BUILDER_MIGRATIONS,
+    definition: SEGMENT_BUILDER_DEFINITION,
   },
 ] as const satisfies readonly CatalogEntry[];
 

@@ -1,5 +1,6 @@
 import type avro from 'avsc';
 import {
+  type Env,
   type ProcessorDefinition,
   requireEventTime,
   statement,
@@ -67,3 +68,8 @@ export const identityLinker: ProcessorDefinition<IdentityLink> = {
     ];
   },
 };
+
+/** The definition as its handler builds it (identity-linker has no settings of its own). */
+export function fromEnvironment(_env: Env): ProcessorDefinition<IdentityLink> {
+  return identityLinker;
+}

@@ -1,4 +1,4 @@
 import { composeProcessor } from '../../lib/runtime';
-import { identityLinker, READER_SCHEMA } from './definition';
+import { fromEnvironment, READER_SCHEMA } from './definition';
 
-export const handler = composeProcessor(identityLinker, READER_SCHEMA, process.env);
+export const handler = composeProcessor(fromEnvironment(process.env), READER_SCHEMA, process.env);

@@ -1,5 +1,7 @@
 import type avro from 'avsc';
 import {
+  type Env,
+  integer,
   type ProcessorDefinition,
   requireEventTime,
   statement,
@@ -131,4 +133,11 @@ export function navigationEnricher(options: {
       ];
     },
   };
+}
+
+/** The definition as its handler builds it: settings from the environment (read once, at cold start), else defaults. */
+export function fromEnvironment(env: Env): ProcessorDefinition<NavigationView, Map<string, Promise<string | null>>> {
+  return navigationEnricher({
+    ttlSeconds: integer(env, 'NAVIGATION_TTL_SECONDS', 90 * 86_400, { min: 0, max: 630_720_000 }),
+  });
 }

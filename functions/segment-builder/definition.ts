@@ -1,5 +1,7 @@
 import type avro from 'avsc';
 import {
+  type Env,
+  integer,
   type ProcessorDefinition,
   requireEventTime,
   statement,
@@ -115,4 +117,12 @@ export function segmentBuilder(options: {
       }));
     },
   };
+}
+
+/** The definition as its handler builds it: settings from the environment (read once, at cold start), else defaults. */
+export function fromEnvironment(env: Env): ProcessorDefinition<SegmentView, Rule[]> {
+  return segmentBuilder({
+    ttlSeconds: integer(env, 'SEGMENT_TTL_SECONDS', 30 * 86_400, { min: 0, max: 630_720_000 }),
+    refreshMs: integer(env, 'SEGMENT_RULES_REFRESH_MS', 60_000, { min: 1_000, max: 86_400_000 }),
+  });
 }
