@@ -29,7 +29,9 @@ export async function cqlCertificates(dir: string, keytool: string): Promise<Cql
   const work = `${dir}.partial`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const password = randomBytes(18).toString('base64url');
+  // Hex, not base64url: keytool's launcher takes any argument starting with -J as a JVM option, so a password that
+  // began with "-J" (1 run in ~4,000) failed with "Could not find or load main class".
+  const password = randomBytes(18).toString('hex');
   const store = (name: string) => ['-keystore', path.join(work, name), '-storetype', 'PKCS12', '-storepass', password];
   const key = ['-keyalg', 'EC', '-groupname', 'secp256r1', '-startdate', '-400d', '-validity', '3650'];
   const steps: string[][] = [
