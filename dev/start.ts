@@ -15,6 +15,7 @@ import { type Handler, LocalEventSourceMapping } from './esm/runner';
 import { RieInvoker } from './lambda/invoker';
 import { createLocalFailureDestination } from './lambda/local-environment';
 import { prepareLocalLambdaApp } from './lambda/local-lambda';
+import { writeRunReport } from './report/report';
 import { loadStackConfig, localScyllaEnvironment, REPO_ROOT, stackEndpoints } from './stack/config';
 import { StackError } from './stack/errors';
 import { promql } from './stack/prometheus';
@@ -207,10 +208,30 @@ async function main() {
   await sleep(1_100);
   await Promise.all(mappings.map((m) => m.esm.stop()));
   for (const m of mappings) await m.flush();
-  await summary(
+  const lines = await summary(
     mappings.map((m) => ({ name: m.name, stats: m.esm.stats, seconds: finished.get(m.name) as number })),
     elapsed,
     stack.prometheusUrl,
+  );
+  // The dashboard's `$function` as Grafana would list it for this run: the functions that reported (the template's
+  // names under ESM_INVOKE=rie).
+  const reported = await promql(
+    stack.prometheusUrl,
+    `count by (function) (last_over_time(processor_records_total{run="${RUN}"}[${Math.ceil(elapsed + 60)}s]))`,
+  );
+  const report = await writeRunReport({
+    prometheusUrl: stack.prometheusUrl,
+    file: path.join(stackConfig.runDir, 'reports', `${RUN}.html`),
+    title: `npm start: ${functions.map((f) => f.name).join(', ')}`,
+    command: `DEMO_NAVIGATION=${plan.navigation} DEMO_IDENTITY=${plan.identity} ESM_INVOKE=${invokeMode} npm start`,
+    functions: reported.map((r) => r.metric.function as string).sort(),
+    start: started - 5_000,
+    end: Date.now(),
+    scrapeIntervalSeconds: Number(env.METRICS_FLUSH_INTERVAL_MS) / 1000,
+    summary: lines,
+  });
+  console.log(
+    `\nReport: ${report.file} (every panel of dashboards/processors.json over this run${report.empty.length ? `; no data in this run: ${report.empty.join(', ')}` : ''})`,
   );
 }
 
@@ -218,7 +239,12 @@ async function summary(
   runs: { name: string; stats: LocalEventSourceMapping['stats']; seconds: number }[],
   elapsed: number,
   prometheus: string,
-) {
+): Promise<string[]> {
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    console.log(line);
+  };
   // Series are new for this run (new containers): their last values are this run's totals.
   const window = `${Math.ceil(elapsed + 60)}s`;
   console.log(`\nSummary (${elapsed.toFixed(1)} s of processing)\n`);
@@ -229,14 +255,14 @@ async function summary(
     const pct = async (metric: string, p: number, extra = '') =>
       (await q(`histogram_quantile(${p}, sum by (le) (max_over_time(${metric}_bucket{${f}${extra}}[${window}])))`)) *
       1000;
-    console.log(
+    say(
       `${run.name}: ${run.stats.recordsDone.toLocaleString('en-US')} records, ${Math.round(run.stats.recordsDone / run.seconds).toLocaleString('en-US')} events/s (done in ${run.seconds.toFixed(0)} s), ${run.stats.invocations} invocations (${run.stats.partialResponses} partial, ${run.stats.failedInvocations} failed)`,
     );
     const stages = await promql(
       prometheus,
       `sum by (stage, reason) (max_over_time(processor_records_total{${f}}[${window}]))`,
     );
-    console.log(
+    say(
       `  records: ${stages
         .map(
           (s) => `${s.metric.stage}${s.metric.reason ? `[${s.metric.reason}]` : ''} ${Math.round(Number(s.value[1]))}`,
@@ -246,7 +272,7 @@ async function summary(
     );
     const batch = await Promise.all([0.5, 0.95, 0.99].map((p) => pct('processor_batch_seconds', p)));
     const decode = await Promise.all([0.5, 0.95, 0.99].map((p) => pct('processor_decode_seconds', p)));
-    console.log(
+    say(
       `  batch P50/P95/P99 ${batch.map((v) => v.toFixed(1)).join(' / ')} ms · decode (per partition batch) ${decode.map((v) => v.toFixed(2)).join(' / ')} ms`,
     );
     const kinds = await promql(
@@ -257,7 +283,7 @@ async function summary(
       const lat = await Promise.all(
         [0.5, 0.95, 0.99].map((p) => pct('processor_statement_seconds', p, `, kind="${kind}"`)),
       );
-      console.log(`  ${kind} P50/P95/P99 ${lat.map((v) => v.toFixed(2)).join(' / ')} ms`);
+      say(`  ${kind} P50/P95/P99 ${lat.map((v) => v.toFixed(2)).join(' / ')} ms`);
     }
   }
   console.log(
@@ -266,6 +292,7 @@ async function summary(
   console.log(
     'Rows: keyspace pipeline (identities, navigations_by_user, user_segments, identity_links (the sink), dead_letters). Stop the stack: npm run stack -- down',
   );
+  return lines;
 }
 
 main()

@@ -132,6 +132,7 @@ export class AvroReader<T = unknown> {
     const out: Decoded<T>[] = new Array(records.length);
     let waiting: Map<number, Frame> | undefined;
     let missing: Map<string, SchemaRef> | undefined;
+    let planned = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as KafkaValue;
       const value = record.value;
@@ -154,6 +155,7 @@ export class AvroReader<T = unknown> {
         if (known !== undefined && !(known instanceof CodecError) && known.inputReusable) {
           const result = this.readBody(known, bytes, 5, id);
           out[i] = result as Decoded<T>;
+          planned++;
           continue;
         }
       }
@@ -168,6 +170,7 @@ export class AvroReader<T = unknown> {
       if (plan !== undefined) {
         // A plan whose values may keep views of the input gets bytes of its own, not the scratch buffer.
         out[i] = this.decodeOne(plan instanceof CodecError || plan.inputReusable ? frame : ownBytes(frame));
+        planned++;
         continue;
       }
       waiting ??= new Map();
@@ -179,6 +182,7 @@ export class AvroReader<T = unknown> {
       await this.schemas.load(missing);
       for (const [i, frame] of waiting) out[i] = this.decodeOne(frame);
     }
+    this.schemas.countLookups(planned, waiting?.size ?? 0);
     return out;
   }
 
