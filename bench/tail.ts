@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import cassandra from 'cassandra-driver';
@@ -5,6 +6,7 @@ import { SeededRandom } from '../dev/demo/seeded-random';
 import { ensureTopics, produceDemoStream } from '../dev/demo/stream';
 import { type Handler, LocalEventSourceMapping } from '../dev/esm/runner';
 import { startProxiedCluster } from '../dev/faults/proxied-cluster';
+import { writeRunReport } from '../dev/report/report';
 import { loadStackConfig, localScyllaEnvironment, stackEndpoints } from '../dev/stack/config';
 import { ownedPid, processCpuSeconds } from '../dev/stack/process';
 import { promql } from '../dev/stack/prometheus';
@@ -111,6 +113,10 @@ const CONDITIONS: Condition[] = [
 
 interface Result {
   condition: Condition;
+  /** The measured stream's span (epoch ms): the condition's window in the report. */
+  window: { start: number; end: number };
+  /** When the stalled node stopped answering, if it did. */
+  stalledAt?: number;
   stmt: Quantiles;
   /** `count`: the condition's batches; its P95 is the 5 % slowest of them. */
   batch: Quantiles & { count: number };
@@ -300,12 +306,19 @@ async function run(condition: Condition, injectedMs: number): Promise<Result> {
   const stalled = cluster.proxies[1];
   const timers: NodeJS.Timeout[] = [];
   const [c0, k0, n0] = [cqlCpu(), processCpuSeconds(kafkaPid as number), selfCpu()];
+  const windowStart = Date.now();
+  let stalledAt: number | undefined;
   const driven = await drive(handler, `bench-tail-${runId}-${fn}`, EVENTS, {
     rate: RATE,
     during: () => {
       if (!condition.stall) return;
       const at = ((EVENTS / RATE) * 1000) / 3;
-      timers.push(setTimeout(() => stalled?.stall(true), at));
+      timers.push(
+        setTimeout(() => {
+          stalledAt = Date.now();
+          stalled?.stall(true);
+        }, at),
+      );
       timers.push(setTimeout(() => stalled?.stall(false), at + STALL_MS));
     },
   });
@@ -327,6 +340,8 @@ async function run(condition: Condition, injectedMs: number): Promise<Result> {
   const stmt = quantiles(stmt0, stmt1);
   return {
     condition,
+    window: { start: windowStart, end: windowStart + driven.seconds * 1000 },
+    stalledAt,
     stmt,
     batch: quantiles(batch0, batch1),
     ageP95Ms: quantile(driven.ages, 0.95),
@@ -340,6 +355,7 @@ async function run(condition: Condition, injectedMs: number): Promise<Result> {
 }
 
 const results: Result[] = [];
+const said: string[] = [];
 let injectedMs = Number(process.env.BENCH_TAIL_DELAY_MS ?? 0);
 try {
   await warmJit(Number(process.env.BENCH_WARMUP_STATEMENTS ?? 80_000));
@@ -351,12 +367,13 @@ try {
       if (!injectedMs) injectedMs = Math.max(100, Math.ceil(20 * result.stmt.p95));
       if (!HEDGE.delayMs) HEDGE.delayMs = Math.max(1, Math.ceil(result.stmt[HEDGE.at]));
     }
-    console.log(
+    said.push(
       `${condition.key}: ${result.eventsPerSecond.toFixed(0)} events/s, statement P95 ${result.stmt.p95.toFixed(1)} ms, batch P95 ${result.batch.p95.toFixed(0)} ms` +
         (condition.key === 'a'
           ? ` (next: ${injectedMs} ms injected into ${FRACTION * 100} % of responses; hedges after ${HEDGE.delayMs} ms)`
           : ''),
     );
+    console.log(said.at(-1));
   }
 } finally {
   await admin.shutdown();
@@ -364,9 +381,8 @@ try {
 }
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-console.log(
-  `\n${EVENTS.toLocaleString('en-US')} navigation events per condition at ${RATE.toLocaleString('en-US')}/s, ${PARTITIONS} partitions, batches ≤ ${BATCH}, 3 nodes RF 3 LOCAL_QUORUM; injected: ${FRACTION * 100} % of every node's responses +${injectedMs} ms; hedging: ${HEDGE.max} after ${HEDGE.delayMs} ms (${process.env.BENCH_HEDGE_DELAY_MS ? 'set' : `the baseline statement ${HEDGE.at.toUpperCase()}`}); stall: one node, 10 s; Node ${process.version}\n`,
-);
+const setting = `${EVENTS.toLocaleString('en-US')} navigation events per condition at ${RATE.toLocaleString('en-US')}/s, ${PARTITIONS} partitions, batches ≤ ${BATCH}, 3 nodes RF 3 LOCAL_QUORUM; injected: ${FRACTION * 100} % of every node's responses +${injectedMs} ms; hedging: ${HEDGE.max} after ${HEDGE.delayMs} ms (${process.env.BENCH_HEDGE_DELAY_MS ? 'set' : `the baseline statement ${HEDGE.at.toUpperCase()}`}); stall: one node, 10 s; Node ${process.version}`;
+console.log(`\n${setting}\n`);
 printTable(
   [
     'condition',
@@ -414,12 +430,52 @@ const [a, b, c] = [by('a'), by('b'), by('c')];
 console.log(
   `stall: batch P95 ×${ratio(by('b+stall').batch.p95, a.batch.p95)} plain, ×${ratio(by('c+stall').batch.p95, a.batch.p95)} hedged; batch P99 ×${ratio(by('b+stall').batch.p99, a.batch.p99)} plain, ×${ratio(by('c+stall').batch.p99, a.batch.p99)} hedged`,
 );
-console.log(
-  JSON.stringify({
-    stmt_p95_x: ratio(b.stmt.p95, a.stmt.p95),
-    batch_p95_x_plain: ratio(b.batch.p95, a.batch.p95),
-    batch_p95_x_hedged: ratio(c.batch.p95, a.batch.p95),
-    events_per_s_x_hedged: ratio(c.eventsPerSecond, a.eventsPerSecond),
-  }),
-);
+const figures = {
+  stmt_p95_x: ratio(b.stmt.p95, a.stmt.p95),
+  batch_p95_x_plain: ratio(b.batch.p95, a.batch.p95),
+  batch_p95_x_hedged: ratio(c.batch.p95, a.batch.p95),
+  events_per_s_x_hedged: ratio(c.eventsPerSecond, a.eventsPerSecond),
+};
+
+// The incident as a picture: statement and batch P95 on one time axis, each condition's window shaded.
+const WINDOW_LABELS: Record<Condition['key'], string> = {
+  a: 'a: baseline',
+  b: 'b: delayed',
+  c: 'c: delayed, hedged',
+  'b+stall': 'b + one node stalled 10 s',
+  'c+stall': 'c + one node stalled 10 s',
+};
+const p95 = (metric: string) =>
+  `histogram_quantile(0.95, sum by (le) (rate(${metric}_bucket{function=~"$function"}[$__rate_interval])))`;
+const report = await writeRunReport({
+  prometheusUrl: local.prometheusUrl,
+  file: path.join(stackConfig.runDir, 'reports', `bench-tail-${runId}.html`),
+  title: `bench:tail: statement P95 ×${figures.stmt_p95_x}, batch P95 ×${figures.batch_p95_x_plain} plain, ×${figures.batch_p95_x_hedged} hedged`,
+  command: 'npm run bench:tail',
+  functions: results.map((r) => `bench-tail-${runId}-${r.condition.key.replace('+', '-')}`),
+  // From the first condition's warm-up stream (the JIT warm-up before it writes no processor metric).
+  start: (results[0]?.window.start ?? Date.now()) - 20_000,
+  end: Date.now(),
+  // The bundle flushes after every invocation (METRICS_FLUSH_INTERVAL_MS=0): a batching window apart at most.
+  scrapeIntervalSeconds: 1,
+  marks: {
+    windows: results.map((r) => ({ label: WINDOW_LABELS[r.condition.key], ...r.window })),
+    events: results.flatMap((r) => (r.stalledAt === undefined ? [] : [{ label: 'stall', at: r.stalledAt }])),
+  },
+  charts: [
+    {
+      title: 'The incident: statement P95 and batch P95 (one time axis, log scale)',
+      description: 'the processor’s own histograms, P95 over Grafana’s $__rate_interval',
+      unit: 's',
+      logScale: true,
+      targets: [
+        { expr: p95('processor_statement_seconds'), legendFormat: 'statement P95' },
+        { expr: p95('processor_batch_seconds'), legendFormat: 'batch P95' },
+      ],
+    },
+  ],
+  summary: [setting, ...said],
+});
+console.log(`report: ${report.file}`);
+console.log(JSON.stringify(figures));
 process.exit(0);

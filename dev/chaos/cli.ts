@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadPipelineConfig } from '../../infra/config';
+import { loadStackConfig } from '../stack/config';
 import { CI_SCHEDULE, cqlKilled, FULL_SCHEDULE } from './faults';
 import { type ChaosOptions, type ChaosReport, runChaos } from './run';
 
@@ -141,7 +143,8 @@ async function main(): Promise<number> {
   const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
   console.log(`fault schedule (seconds after the stream starts; the function timeout is ${base.timeoutMs / 1000} s):`);
   for (const f of base.faults) console.log(`  t=${f.at}: ${f.name}`);
-  const report = await runChaos({ ...base, deadLetterSink: sink, log });
+  const reportFile = path.join(loadStackConfig().runDir, 'reports', `chaos-${scenario}-${started.toString(36)}.html`);
+  const report = await runChaos({ ...base, deadLetterSink: sink, log, reportFile });
   for (const f of report.schedule)
     console.log(
       `fault at t=${f.at.toFixed(0)} s, ${f.tookSeconds.toFixed(0)} s: ${f.name}${f.error ? ` FAILED: ${f.error}` : ''}`,
@@ -156,6 +159,7 @@ async function main(): Promise<number> {
       `${report.uncommitted} partitions not committed`,
   );
   for (const line of report.examples) console.log(`  ${line}`);
+  if (report.report) console.log(`report: ${report.report}`);
   console.log(verdict(report));
   return failures(report).length === 0 ? 0 : 1;
 }

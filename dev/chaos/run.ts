@@ -23,6 +23,8 @@ import { WorkerContainers } from '../esm/containers';
 import { S3FailureDestination } from '../esm/destinations';
 import { LocalEventSourceMapping, type MappingSettings } from '../esm/runner';
 import { FaultyProxy } from '../faults/http-proxy';
+import { loadDashboard } from '../report/dashboard';
+import { writeRunReport } from '../report/report';
 import { localScyllaEnvironment } from '../stack/config';
 import { dedicatedServer } from '../stack/dedicated';
 import { type Accounting, account } from './accounting';
@@ -48,6 +50,11 @@ export interface ChaosOptions {
    * replays through the functions as `npm run dlq -- replay --destination` does. Default: AWS's (retry forever).
    */
   mapping?: { controls: MappingSettings['controls']; onFailure?: 's3' };
+  /**
+   * Where to write the run report (dev/report): the functions then remote-write to a Prometheus of the run's own, and
+   * the report marks each fault over the dashboard's panels.
+   */
+  reportFile?: string;
   log(line: string): void;
 }
 
@@ -61,6 +68,8 @@ export interface ChaosReport extends Accounting {
   mapping: Record<string, Record<string, number>>;
   /** Per function: what its mapping noted (consumers rebuilt, invocations abandoned), with the time. */
   events: Record<string, string[]>;
+  /** The run report's path, when one was asked for. */
+  report?: string;
   /** Records the mappings delivered to their on-failure destination. */
   diverted: number;
   /** Records the mappings gave up on and could not deliver anywhere (no destination, or it refused them). */
@@ -72,6 +81,14 @@ export interface ChaosReport extends Accounting {
 }
 
 const KEYSPACE = 'chaos';
+/** How often the functions remote-write when a report is asked for. */
+const REPORT_FLUSH_SECONDS = 1;
+/** The dashboard's panels the report puts first, full width, under the faults. */
+const REPORT_PANELS = [
+  'Records per second by stage',
+  'Record age per partition (now − Kafka timestamp)',
+  'Dead letters by reason',
+];
 const TOPICS = { navigation: 'navigation', identity: 'identity' };
 const PARTITIONS = 4;
 
@@ -89,6 +106,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     kafka: dedicatedServer('kafka', options.portOffset),
     registry: dedicatedServer('schema-registry', options.portOffset),
     aws: dedicatedServer('aws', options.portOffset),
+    ...(options.reportFile && { prometheus: dedicatedServer('prometheus', options.portOffset) }),
   };
   const started = Date.now();
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -195,6 +213,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       SCHEMA_REGISTRY_TIMEOUT_MS: '2000',
       DEADLINE_MARGIN_MS: String(Math.round(options.timeoutMs / 5)),
       METRICS_EMF: 'off',
+      ...(servers.prometheus && {
+        METRICS_REMOTE_WRITE_URL: `${servers.prometheus.endpoints.prometheusUrl}/api/v1/write`,
+        METRICS_FLUSH_INTERVAL_MS: String(REPORT_FLUSH_SECONDS * 1000),
+      }),
       ...sink,
     });
 
@@ -334,6 +356,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(`redrive: ${outcome.replayed} replayed, ${outcome.retryLater} left for later`);
     }
     const accounting = await accountNow();
+    const report =
+      servers.prometheus &&
+      options.reportFile &&
+      (await writeChaosReport(options.reportFile, servers.prometheus.endpoints.prometheusUrl, {
+        start: streamStarted,
+        schedule,
+        accounting,
+      }));
     const mapping: ChaosReport['mapping'] = {};
     const events: ChaosReport['events'] = {};
     let retried = 0;
@@ -356,9 +386,49 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       dropped,
       redriven,
       lost_before_redrive: lostBeforeRedrive,
+      ...(report && { report }),
     };
   } finally {
     for (const close of cleanup.reverse()) await close().catch(() => {});
     await Promise.all(Object.values(servers).map((s) => s.stop().catch(() => {})));
   }
+}
+
+/** The run over the dashboard: records/s, record age and dead letters first, each fault marked where it hit. */
+async function writeChaosReport(
+  file: string,
+  prometheusUrl: string,
+  run: { start: number; schedule: ChaosReport['schedule']; accounting: Accounting },
+): Promise<string> {
+  const panels = loadDashboard();
+  const { lost, unexpected, dead_letters_missing, dead_letters_extra } = run.accounting;
+  const report = await writeRunReport({
+    prometheusUrl,
+    file,
+    title: `npm run chaos: ${run.schedule.length} faults; lost ${lost}, unexpected ${unexpected}, dead letters missing ${dead_letters_missing}, extra ${dead_letters_extra}`,
+    command: 'npm run chaos',
+    functions: 'all',
+    start: run.start - 5_000,
+    end: Date.now(),
+    scrapeIntervalSeconds: REPORT_FLUSH_SECONDS,
+    marks: {
+      // Numbered: the summary names each fault; a name on the chart would cover the next.
+      events: run.schedule.map((f, i) => ({ label: `F${i + 1}`, at: run.start + f.at * 1000 })),
+      // A fault that takes time (a server down, then back) is also a window: from its start to its end.
+      windows: run.schedule.flatMap((f, i) =>
+        f.tookSeconds >= 1
+          ? [{ label: `F${i + 1}`, start: run.start + f.at * 1000, end: run.start + (f.at + f.tookSeconds) * 1000 }]
+          : [],
+      ),
+    },
+    charts: REPORT_PANELS.map((title) => panels.find((p) => p.title === title)).filter((p) => p !== undefined),
+    summary: [
+      ...run.schedule.map(
+        (f, i) =>
+          `F${i + 1} at t=${f.at.toFixed(0)} s (${f.tookSeconds.toFixed(0)} s): ${f.name}${f.error ? ` FAILED: ${f.error}` : ''}`,
+      ),
+      'Record age counts from the Kafka timestamp, which the chaos stream sets to the event time, 3 h in the past.',
+    ],
+  });
+  return report.file;
 }

@@ -1,14 +1,9 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { debianBinary } from '../stack/artifacts';
 import { StackError } from '../stack/errors';
 import { HEATMAP_COLORS, SERIES_COLORS } from './chart';
-
-/**
- * A report as a person sees it: opened in headless Chromium (Debian's package, which `.ci/run` installs; CHROMIUM_PATH
- * for another), driven by playwright-core, which drives a browser it did not download.
- */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export interface SeenPanel {
   title: string;
@@ -30,17 +25,18 @@ export interface SeenReport {
   requests: string[];
 }
 
+/**
+ * A report as a person sees it: opened in headless Chromium — `chromium`, else Debian's package, installed with apt
+ * as the stack installs Prometheus — driven by playwright-core, which drives a browser it did not download.
+ */
 export async function openReport(
   file: string,
-  options: { screenshot?: string; panel?: string; viewportWidth?: number } = {},
+  options: { screenshot?: string; panel?: string; viewportWidth?: number; chromium?: string } = {},
 ): Promise<SeenReport> {
-  if (!existsSync(CHROMIUM_PATH))
-    throw new StackError(
-      'STACK_TOOL_MISSING',
-      `no Chromium at ${CHROMIUM_PATH}: apt-get install chromium (as .ci/run does), or set CHROMIUM_PATH`,
-    );
+  const executablePath = options.chromium ?? (await debianBinary('chromium', 'chromium'));
+  if (!existsSync(executablePath)) throw new StackError('STACK_TOOL_MISSING', `no Chromium at ${executablePath}`);
   // Root (as in CI) cannot use Chromium's sandbox: the page is the project's own file.
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage({ viewport: { width: options.viewportWidth ?? 1280, height: 900 } });
     const errors: string[] = [];

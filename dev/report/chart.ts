@@ -47,7 +47,9 @@ export interface ChartFrame {
 /** A value with its Grafana unit, short enough for an axis. */
 export function formatValue(unit: string, value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  const compact = (v: number) => Number(v.toPrecision(3)).toLocaleString('en-US');
+  // Three significant digits, but every integer digit of a large value: 10,830 s, not 10,800 s beside 10,800 s.
+  const compact = (v: number) =>
+    (Math.abs(v) >= 1000 ? Math.round(v) : Number(v.toPrecision(3))).toLocaleString('en-US');
   const scaled = (v: number, steps: [number, string][]) => {
     for (const [size, suffix] of steps) if (Math.abs(v) >= size) return `${compact(v / size)}${suffix}`;
     return compact(v);
@@ -195,6 +197,8 @@ export function lineChart(series: ChartSeries[], frame: ChartFrame): DrawnChart 
       color: [...SERIES_COLORS],
       yAxis: {
         type: frame.logScale ? 'log' : 'value',
+        // The data's own range, not from zero: Grafana's default, and what shows a record age's rise over hours.
+        scale: true,
         axisLabel: { color: AXIS_TEXT, formatter: (v: number) => formatValue(frame.unit, v) },
         splitLine: { lineStyle: { color: '#e6e8ec' } },
       },

@@ -4,8 +4,8 @@ import { openReport } from './browser';
 
 /**
  * `npm run report -- <report.html> [--screenshot <file.png>] [--panel <title>]`: opens a run report in headless
- * Chromium, says what each panel drew, and saves a screenshot of the page (or of one panel). The README's pictures
- * are made with it.
+ * Chromium (CHROMIUM_PATH, else Debian's), says what each panel drew, and saves a screenshot of the page (or of one
+ * panel). The README's pictures are made with it.
  */
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -19,6 +19,7 @@ if (!file) {
 const seen = await openReport(path.resolve(file), {
   screenshot: values.screenshot && path.resolve(values.screenshot),
   panel: values.panel,
+  chromium: process.env.CHROMIUM_PATH,
 });
 for (const p of seen.panels)
   console.log(`${p.drawnShapes > 0 ? 'drawn  ' : 'EMPTY  '} ${p.title}: ${p.series} series, ${p.points} points`);

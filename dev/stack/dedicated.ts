@@ -48,7 +48,7 @@ function dedicatedConfig(name: string, offset: number, env: NodeJS.ProcessEnv) {
  * ports apart.
  */
 export function dedicatedServer(
-  name: 'cql' | 'schema-registry' | 'kafka' | 'aws',
+  name: 'cql' | 'schema-registry' | 'kafka' | 'aws' | 'prometheus',
   offset: number,
   options: { cqlTls?: boolean } = {},
 ): DedicatedServer {
