@@ -1,7 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promqlRange } from '../stack/prometheus';
-import { type ChartMarks, type ChartSeries, type DrawnChart, heatmapChart, lineChart, statChart } from './chart';
+import {
+  type ChartFrame,
+  type ChartMarks,
+  type ChartSeries,
+  type DrawnChart,
+  heatmapChart,
+  lineChart,
+  statChart,
+} from './chart';
 import { type DashboardPanel, expandGrafanaVariables, legendName, loadDashboard } from './dashboard';
 
 /**
@@ -124,7 +132,7 @@ export async function writeRunReport(options: RunReportOptions): Promise<RunRepo
 function drawPanel(
   panel: DashboardPanel,
   series: (ChartSeries & { labels: Record<string, string> })[],
-  frame: Parameters<typeof lineChart>[1],
+  frame: ChartFrame,
 ): DrawnChart | undefined {
   if (series.length === 0) return undefined;
   if (panel.type === 'heatmap')
