@@ -142,20 +142,21 @@ export class PipelineStack extends Stack {
 
     // The catalog's functions, each from its own bundle, then the environment's table sinks, each from the one
     // table-sink bundle with its mapping in SINK_CONFIG.
+    type Deployment = { name: string; bundle: BundleName; config: FunctionConfig; extra: Record<string, string> };
     const deployments = [
-      ...(props.functions ?? FUNCTIONS).map((name) => ({
-        name,
-        bundle: name as BundleName,
-        config: config.functions[name] as FunctionConfig,
-        extra: {},
-      })),
-      ...Object.entries(config.sinks).map(([name, sink]) => ({
-        name,
-        bundle: TABLE_SINK as BundleName,
-        config: sink as FunctionConfig,
-        extra: { SINK_NAME: name, SINK_CONFIG: JSON.stringify(sinkMapping(sink)) },
-      })),
+      ...(props.functions ?? FUNCTIONS).map(
+        (name): Deployment => ({ name, bundle: name, config: config.functions[name], extra: {} }),
+      ),
+      ...Object.entries(config.sinks).map(
+        ([name, sink]): Deployment => ({
+          name,
+          bundle: TABLE_SINK,
+          config: sink,
+          extra: { SINK_NAME: name, SINK_CONFIG: JSON.stringify(sinkMapping(sink)) },
+        }),
+      ),
     ];
+
     this.processors = deployments.map(({ name, bundle, config: functionConfig, extra }) => {
       const processor = new Processor(this, toId(name), {
         processor: name,

@@ -168,8 +168,11 @@ export class WriteExecutor {
       (error: unknown) => {
         this.metrics?.failed(job.statement.kind, errorType(error));
         this.release(job.options.orderKey);
-        this.finish();
         job.reject(error);
+        // The freed slot is handed on in the next macrotask, after every microtask the rejection set off: the
+        // caller's reaction (the runtime aborts the failed partition's signal) lands before a queued statement of
+        // that partition can start. Only failures pay the wait; a success hands its slot on at once.
+        setImmediate(() => this.finish());
       },
     );
   }

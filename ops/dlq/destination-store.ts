@@ -27,9 +27,12 @@ export function functionOfArn(functionArn: string, functions: readonly string[])
   return functions.find((f) => name === f || name.endsWith(`-${f}`));
 }
 
+/** An entry's id: the record's coordinates within what holds it (an S3 object, an SQS message). */
+const recordIn = (container: string) => (r: MskRecord) => `${container}#${r.topic}-${r.partition}@${r.offset}`;
+
 /** The dead letters a discarded batch stands for, one per record of its event. */
 function entriesOf(
-  id: string,
+  entryId: (r: MskRecord) => string,
   invocation: Pick<KafkaInvocationRecord, 'requestContext' | 'responseContext' | 'timestamp'>,
   event: Pick<MskEvent, 'records'>,
   functions: readonly string[],
@@ -42,7 +45,7 @@ function entriesOf(
   return Object.values(event.records)
     .flat()
     .map((r: MskRecord) => ({
-      id: `${id}#${r.topic}-${r.partition}@${r.offset}`,
+      id: entryId(r),
       functionName,
       topic: r.topic,
       partition: r.partition,
@@ -87,7 +90,7 @@ export async function sqsDestinationEntries(
     for (const m of await readRange(connection, id.slice(0, dash), range)) records.push(kafkaRecordOf(m));
   }
   return entriesOf(
-    message.MessageId as string,
+    recordIn(message.MessageId as string),
     invocation,
     buildMskEvent(records, { bootstrapServers: '' }),
     functions,
@@ -107,8 +110,8 @@ export function kafkaDestinationEntry(
   if (!m.value || m.value.length === 0) return undefined; // a replay mark
   const record = JSON.parse(m.value.toString()) as KafkaDestinationRecord;
   if (!record.requestContext || !record.payload?.records) return undefined;
-  const [entry] = entriesOf(`${topic}/${m.partition}/${m.offset}`, record, record.payload, functions);
-  return entry && { ...entry, id: `${topic}/${m.partition}/${m.offset}` };
+  const [entry] = entriesOf(() => `${topic}/${m.partition}/${m.offset}`, record, record.payload, functions);
+  return entry;
 }
 
 const REPLAYED_BY = 'dlq-replayed-by';
@@ -191,7 +194,7 @@ export class S3DestinationStore implements DeadLetterStore {
         if (!invocation.requestContext || typeof invocation.payload !== 'string') continue; // not a failed batch
         const tags = (await this.s3.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }))).TagSet ?? [];
         const tag = (name: string) => tags.find((t) => t.Key === name)?.Value;
-        const of = entriesOf(key, invocation, JSON.parse(invocation.payload) as MskEvent, this.functions);
+        const of = entriesOf(recordIn(key), invocation, JSON.parse(invocation.payload) as MskEvent, this.functions);
         const replayedAt = tag(REPLAYED_AT);
         for (const e of of) {
           if (replayedAt) Object.assign(e, { replayedAt: new Date(replayedAt), replayedBy: tag(REPLAYED_BY) ?? '' });

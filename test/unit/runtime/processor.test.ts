@@ -75,8 +75,8 @@ describe('createProcessor', () => {
     ];
 
     expect(await handler(mskEvent(records))).toEqual({ batchItemFailures: [failure('clicks-0', 2)] });
-    // The slot the failure frees goes to the next queued write before the failure reaches the record (the
-    // executor's completion path); the abort stops everything after it.
+    // The slot the failure frees is handed on only after the partition's abort: 3 and 4 were queued, never started.
+    expect(runner.executed.map((e) => e.params[1])).not.toContain(3);
     expect(runner.executed.map((e) => e.params[1])).not.toContain(4);
     expect(runner.executed.map((e) => e.params[1])).toEqual(expect.arrayContaining([0, 1, 2, 100, 101, 102]));
     expect(warnings).toHaveLength(1);
