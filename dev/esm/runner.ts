@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message } from '@platformatic/kafka';
-import type { SchemaCache } from '../../lib/codec';
+import { AvroReader, type SchemaCache } from '../../lib/codec';
 import type { MskEvent } from '../../lib/runtime/msk-event';
 import type { BatchResponse } from '../../lib/runtime/partitions';
 import type { DiscardCondition } from '../../ops/kafka/invocation-record';
@@ -154,6 +154,8 @@ export class LocalEventSourceMapping {
   private queued = 0;
   private readonly settings: MappingSettings;
   private readonly controls: ErrorHandlingControls;
+  /** The mapping's own schema registry reader, kept for the mapping's life (its plans by schema id with it). */
+  private readonly mappingReader: AvroReader | undefined;
 
   constructor(
     private readonly options: {
@@ -169,6 +171,8 @@ export class LocalEventSourceMapping {
     },
   ) {
     this.settings = { ...ESM_DEFAULTS, ...options.settings };
+    // Read as the writer wrote it: no reader schema, the mapping knows none.
+    this.mappingReader = this.settings.schemaRegistry && new AvroReader(this.settings.schemaRegistry.schemas);
     this.controls = validateControls({
       ...this.settings.controls,
       hasOnFailureDestination: this.settings.onFailure !== undefined,
@@ -359,12 +363,13 @@ export class LocalEventSourceMapping {
    */
   private async validateSchemas(id: string, received: Pending[]): Promise<{ batch: Pending[]; rejected: Pending[] }> {
     const registry = this.settings.schemaRegistry;
-    if (!registry) return { batch: received, rejected: [] };
+    const reader = this.mappingReader;
+    if (!registry || !reader) return { batch: received, rejected: [] };
     for (;;) {
       try {
         const decoded = await decodeAsMapping(
           received.map((p) => p.record),
-          registry.schemas,
+          reader,
           registry.eventRecordFormat,
         );
         const batch: Pending[] = [];

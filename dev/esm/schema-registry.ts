@@ -1,11 +1,4 @@
-import {
-  AvroReader,
-  CodecError,
-  parseFrame,
-  type SchemaCache,
-  type SchemaMetadata,
-  VALUE_SCHEMA_ID_HEADER,
-} from '../../lib/codec';
+import { type AvroReader, CodecError, parseFrame, type SchemaMetadata, VALUE_SCHEMA_ID_HEADER } from '../../lib/codec';
 import type { SchemaRejection } from '../../ops/kafka/invocation-record';
 import type { KafkaRecord } from '../../ops/kafka/msk-event';
 
@@ -42,17 +35,17 @@ function toJson(value: unknown): string {
 }
 
 /**
- * The records as the mapping delivers them with `format`, each with the schema its frame named; a tombstone passes
+ * The records as the mapping delivers them with `format`, each read by `reader` (no reader schema: as its writer
+ * wrote it) with the schema its frame named; a tombstone passes
  * as it is. Rejects only when the registry cannot be asked (`RegistryUnavailableError`): the mapping then waits and
  * tries again, invoking nothing meanwhile.
  */
 export async function decodeAsMapping(
   records: readonly KafkaRecord[],
-  schemas: SchemaCache,
+  reader: AvroReader,
   format: EventRecordFormat,
 ): Promise<MappingDecoded[]> {
-  // Read as the writer wrote it: no reader schema, the mapping knows none.
-  const values = await new AvroReader(schemas).decodeAll(
+  const values = await reader.decodeAll(
     records.map((r) => ({
       value: r.value === null ? null : r.value.toString('base64'),
       headers: (r.headers ?? []).map(([name, bytes]) => ({ [name]: [...bytes] })),
