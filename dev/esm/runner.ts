@@ -154,8 +154,8 @@ export class LocalEventSourceMapping {
   private queued = 0;
   private readonly settings: MappingSettings;
   private readonly controls: ErrorHandlingControls;
-  /** The mapping's own schema registry reader, kept for the mapping's life (its plans by schema id with it). */
-  private readonly mappingReader: AvroReader | undefined;
+  /** The mapping's own schema registry integration: its reader lives as long as the mapping (plans by schema id). */
+  private readonly mappingDecoding: { reader: AvroReader; format: EventRecordFormat } | undefined;
 
   constructor(
     private readonly options: {
@@ -171,8 +171,12 @@ export class LocalEventSourceMapping {
     },
   ) {
     this.settings = { ...ESM_DEFAULTS, ...options.settings };
+    const registry = this.settings.schemaRegistry;
     // Read as the writer wrote it: no reader schema, the mapping knows none.
-    this.mappingReader = this.settings.schemaRegistry && new AvroReader(this.settings.schemaRegistry.schemas);
+    this.mappingDecoding = registry && {
+      reader: new AvroReader(registry.schemas),
+      format: registry.eventRecordFormat,
+    };
     this.controls = validateControls({
       ...this.settings.controls,
       hasOnFailureDestination: this.settings.onFailure !== undefined,
@@ -362,15 +366,14 @@ export class LocalEventSourceMapping {
    * nothing: the batch waits and is validated again.
    */
   private async validateSchemas(id: string, received: Pending[]): Promise<{ batch: Pending[]; rejected: Pending[] }> {
-    const registry = this.settings.schemaRegistry;
-    const reader = this.mappingReader;
-    if (!registry || !reader) return { batch: received, rejected: [] };
+    const decoding = this.mappingDecoding;
+    if (!decoding) return { batch: received, rejected: [] };
     for (;;) {
       try {
         const decoded = await decodeAsMapping(
           received.map((p) => p.record),
-          reader,
-          registry.eventRecordFormat,
+          decoding.reader,
+          decoding.format,
         );
         const batch: Pending[] = [];
         const rejected = new Map<DiscardCondition, Pending[]>();

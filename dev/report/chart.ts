@@ -100,11 +100,13 @@ export interface DrawnChart {
 }
 
 const LEGEND_ROW = 20;
+/** The plot's top edge under a legend of `rows` rows. */
+const belowLegend = (rows: number) => 14 + rows * LEGEND_ROW;
 /**
- * The legend's height once ECharts wraps it to the chart's width (11 px text: ~6.3 px a character, an icon and gaps
+ * How many rows ECharts wraps a legend into at the chart's width (11 px text: ~6.3 px a character, an icon and gaps
  * of ~35 px an item), so that a long legend pushes the plot down instead of covering it.
  */
-function legendHeight(names: string[], width: number): number {
+function legendRows(names: string[], width: number): number {
   let rows = 1;
   let used = 0;
   for (const name of names) {
@@ -115,7 +117,7 @@ function legendHeight(names: string[], width: number): number {
     }
     used += item;
   }
-  return 14 + rows * LEGEND_ROW;
+  return rows;
 }
 
 /** A time axis whose labels do not run into each other: one label per ~110 px. */
@@ -174,12 +176,12 @@ const finite = (points: [number, number][]) => points.map(([t, v]) => [t, Number
 /** A time-series panel: a line per series, the y axis in the panel's unit (log scale for latency over a spike). */
 export function lineChart(series: ChartSeries[], frame: ChartFrame): DrawnChart {
   // Past three rows (a latency panel's quantile × kind), one scrolling row, as Grafana would cut a long legend.
-  const fullLegend = legendHeight(
+  const rows = legendRows(
     series.map((s) => s.name),
     frame.width,
   );
-  const scroll = fullLegend > legendHeight([], 0) + 2 * LEGEND_ROW;
-  const plotTop = scroll ? legendHeight([], 0) : fullLegend;
+  const scroll = rows > 3;
+  const plotTop = belowLegend(scroll ? 1 : rows);
   const svg = render(
     {
       animation: false,
@@ -239,7 +241,7 @@ export function heatmapChart(buckets: { le: number; points: [number, number][] }
   const peak = Math.max(0, ...cells.map(([, , v]) => v));
   const step = peak / HEATMAP_COLORS.length;
   const time = (t: number) => new Date(t).toTimeString().slice(0, 8);
-  const plotTop = 14 + LEGEND_ROW;
+  const plotTop = belowLegend(1); // the piecewise scale's one row
   const svg = render(
     {
       animation: false,

@@ -44,8 +44,8 @@ export class SchemaCache {
 
   /**
    * Counted by the reader, per record: a hit is a record decoded at once with a schema already cached, a miss a
-   * record that had to wait for its schema (or whose schema could not be had). The reader's plans by schema id
-   * answer most lookups before `get`, so counting in `get` (as this cache once did) read ~15 % hits in a healthy run.
+   * record that had to wait for its schema (or whose schema could not be had). Only the reader can count so: its
+   * plans by schema id answer most records before `get` is ever called.
    */
   countLookups(hits: number, misses: number): void {
     this.counters.hits += hits;
