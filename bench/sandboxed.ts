@@ -5,6 +5,7 @@ import { DEMO_SEGMENT_RULES } from '../dev/demo/stream';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import type { LocalLambdaApp } from '../dev/lambda/local-lambda';
 import { LambdaSandbox } from '../dev/lambda/sandbox';
+import type { FunctionDefinition } from '../dev/lambda/template';
 import {
   loadStackConfig,
   localScyllaEnvironment,
@@ -66,16 +67,7 @@ export async function startBenchSandbox(
   entry: string,
   options: { overrides: Record<string, string>; memorySizeMb?: number },
 ): Promise<LambdaSandbox> {
-  const enricher = app.functions.get('navigation-enricher');
-  if (!enricher) throw new Error('no navigation-enricher in the template');
-  const assetDir = mkdtempSync(path.join(app.workDir, `${name}-`));
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [path.join(REPO_ROOT, entry)], outdir: assetDir });
-  const definition = { ...enricher, functionName: name, assetDir };
-  const { environment } = localEnvironment(definition, app.endpoints, app.resources, {
-    ...options.overrides,
-    SCYLLA_USERNAME: app.endpoints.cqlCredentials.username,
-    SCYLLA_PASSWORD: app.endpoints.cqlCredentials.password,
-  });
+  const { definition, environment } = await buildBenchHandler(app, name, entry, options.overrides);
   return LambdaSandbox.start({
     definition,
     runtime: app.runtime,
@@ -83,4 +75,27 @@ export async function startBenchSandbox(
     logFile: path.join(app.workDir, `${name}.log`),
     memorySizeMb: options.memorySizeMb,
   });
+}
+
+/**
+ * A bench handler module bundled with the functions' esbuild configuration, with navigation-enricher's definition
+ * and environment (plus the superuser's plain credentials): what `startBenchSandbox` runs, or a bench imports.
+ */
+export async function buildBenchHandler(
+  app: LocalLambdaApp,
+  name: string,
+  entry: string,
+  overrides: Record<string, string>,
+): Promise<{ definition: FunctionDefinition; environment: Record<string, string> }> {
+  const enricher = app.functions.get('navigation-enricher');
+  if (!enricher) throw new Error('no navigation-enricher in the template');
+  const assetDir = mkdtempSync(path.join(app.workDir, `${name}-`));
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [path.join(REPO_ROOT, entry)], outdir: assetDir });
+  const definition = { ...enricher, functionName: name, assetDir };
+  const { environment } = localEnvironment(definition, app.endpoints, app.resources, {
+    ...overrides,
+    SCYLLA_USERNAME: app.endpoints.cqlCredentials.username,
+    SCYLLA_PASSWORD: app.endpoints.cqlCredentials.password,
+  });
+  return { definition, environment };
 }

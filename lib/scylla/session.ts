@@ -5,6 +5,7 @@ import { ConfigError } from '../errors';
 import type { Consistency, ScyllaConfig, TlsConfig } from './config';
 import { type Credentials, type CredentialsSource, readSecret, type SecretsClient } from './credentials';
 import { classify, isAuthenticationFailure, ScyllaAuthError, ScyllaUnavailableError } from './errors';
+import { RoutingPolicy } from './routing';
 import { answeredBySpeculativeExecution, retryPolicy, speculativeExecutionPolicy } from './speculative';
 import type { Statement } from './statement';
 
@@ -209,10 +210,9 @@ export class ScyllaSession {
         : undefined,
       sslOptions,
       policies: {
-        // Token aware over DC aware round robin: each statement goes to a replica in the local DC.
-        loadBalancing: new cassandra.policies.loadBalancing.DefaultLoadBalancingPolicy({
-          localDc: config.localDataCenter,
-        }),
+        // Token aware over DC aware round robin: each statement goes to a replica in the local DC (the driver's
+        // policy, its tokens computed without its per-statement garbage: routing.ts).
+        loadBalancing: new RoutingPolicy({ localDc: config.localDataCenter }),
         retry: retryPolicy(config.speculative),
         // Idempotent statements only (the driver checks the flag each statement carries).
         speculativeExecution: speculativeExecutionPolicy(config.speculative),
