@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { Murmur3Tokenizer } from 'cassandra-driver/lib/tokenizer.js';
 import { navigationEvents } from '../dev/demo/navigation-generator';
 import { NODE24 } from '../dev/lambda/artifacts';
 import { localEnvironment } from '../dev/lambda/local-environment';
@@ -13,6 +14,7 @@ import { processCpuSeconds } from '../dev/stack/process';
 import { NAVIGATION_V2, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../lib/codec';
 import type { MskEvent } from '../lib/runtime/msk-event';
+import { murmur3Token } from '../lib/scylla/routing';
 import { buildMskEvent, type KafkaRecord } from '../ops/kafka/msk-event';
 import { printTable, quantile } from './harness';
 import { benchKeyspace, benchStack, buildBenchHandler } from './sandboxed';
@@ -32,6 +34,7 @@ import { benchKeyspace, benchStack, buildBenchHandler } from './sandboxed';
  * pairs ours cost less. BENCH_PASSES (6) pairs. To see where the time goes: BENCH_PROFILE=cpu (or allocation) writes
  * each measured pass's profile next to the batches (for Chrome's DevTools), and BENCH_OURS=functions/navigation-
  * enricher/handler.ts measures the sources through tsx instead of the minified bundle, so the profile names them.
+ * First, it times the routing token of each event's key (lib/scylla/routing.ts against the driver's tokenizer).
  */
 const BATCH = Number(process.env.BENCH_BATCH ?? 5_000);
 const EVENTS = Number(process.env.BENCH_CPU_EVENTS ?? 100_000);
@@ -134,6 +137,27 @@ async function runChild(spec: {
 const child = process.env[CHILD];
 if (child) await runChild(JSON.parse(child));
 
+/**
+ * The routing token per statement, lib/scylla/routing.ts against the driver's tokenizer, on this bench's own partition
+ * keys: alternating rounds, CPU µs per key of each (the median round), in this process.
+ */
+function routingTokenCost(keys: Buffer[]): { driverUs: number; oursUs: number } {
+  const driver = new Murmur3Tokenizer();
+  const rounds: Record<'driver' | 'ours', number[]> = { driver: [], ours: [] };
+  for (let round = 0; round < 6; round++) {
+    for (const [name, hash] of [
+      ['driver', (key: Buffer) => driver.hash(key)],
+      ['ours', murmur3Token],
+    ] as const) {
+      const started = process.cpuUsage();
+      for (const key of keys) hash(key);
+      const used = process.cpuUsage(started);
+      rounds[name].push((used.user + used.system) / keys.length);
+    }
+  }
+  return { driverUs: quantile(rounds.driver, 0.5), oursUs: quantile(rounds.ours, 0.5) };
+}
+
 const { config, endpoints, cqlPid } = await benchStack();
 const keyspace = `bench_cpu_${Date.now().toString(36)}`;
 const admin = await benchKeyspace(endpoints, keyspace);
@@ -177,6 +201,13 @@ for (let offset = 0; offset < EVENTS; ) {
     }),
   );
 }
+const token = routingTokenCost(
+  batches.flatMap((batch) => Object.values(batch.records).flat()).map((r) => Buffer.from(r.key ?? '', 'base64')),
+);
+console.log(
+  `routing token per key (${process.version}): the driver's tokenizer ${token.driverUs.toFixed(2)} µs, ` +
+    `lib/scylla/routing.ts ${token.oursUs.toFixed(2)} µs`,
+);
 const scratch = mkdtempSync(path.join(workDir, 'batches-'));
 const batchesFile = path.join(scratch, 'batches.json');
 writeFileSync(batchesFile, JSON.stringify(batches));

@@ -105,20 +105,44 @@ function uint32le(data: Uint8Array, at: number): number {
   );
 }
 
-/** Byte `i` of `data` as Java reads it (a signed byte, sign-extended) shifted left by `shift` (0-56): into rHi, rLo. */
-function signedByteShifted(data: Uint8Array, i: number, shift: number): void {
-  const byte = data[i] as number;
-  let hi = byte >= 0x80 ? 0xffffffff : 0;
-  let lo = byte >= 0x80 ? (byte | 0xffffff00) >>> 0 : byte;
-  if (shift >= 32) {
-    hi = lo << (shift - 32);
-    lo = 0;
-  } else if (shift > 0) {
-    hi = (hi << shift) | (lo >>> (32 - shift));
-    lo = lo << shift;
+/**
+ * The tail's `count` bytes from `at` as one little-endian 64-bit word, each byte read as Java reads it (signed,
+ * sign-extended before its shift and XOR): into rHi, rLo.
+ */
+function tailWord(data: Uint8Array, at: number, count: number): void {
+  let kHi = 0;
+  let kLo = 0;
+  for (let j = 0; j < count; j++) {
+    const byte = data[at + j] as number;
+    let hi = byte >= 0x80 ? 0xffffffff : 0;
+    let lo = byte >= 0x80 ? byte | 0xffffff00 : byte;
+    const shift = j * 8;
+    if (shift >= 32) {
+      hi = lo << (shift - 32);
+      lo = 0;
+    } else if (shift > 0) {
+      hi = (hi << shift) | (lo >>> (32 - shift));
+      lo = lo << shift;
+    }
+    kHi ^= hi;
+    kLo ^= lo;
   }
-  rHi = hi >>> 0;
-  rLo = lo >>> 0;
+  rHi = kHi >>> 0;
+  rLo = kLo >>> 0;
+}
+
+/** k1 *= c1; k1 = rotl(k1, 31); k1 *= c2: into rHi, rLo. */
+function mixK1(hi: number, lo: number): void {
+  mul(hi, lo, C1_HI, C1_LO);
+  rotl(rHi, rLo, 31);
+  mul(rHi, rLo, C2_HI, C2_LO);
+}
+
+/** k2 *= c2; k2 = rotl(k2, 33); k2 *= c1: into rHi, rLo. */
+function mixK2(hi: number, lo: number): void {
+  mul(hi, lo, C2_HI, C2_LO);
+  rotl(rHi, rLo, 33);
+  mul(rHi, rLo, C1_HI, C1_LO);
 }
 
 /**
@@ -134,25 +158,15 @@ export function murmur3Token(data: Uint8Array): Murmur3Token {
   let h2Lo = 0;
   for (let i = 0; i < blocks; i++) {
     const at = i * 16;
-    // k1
-    mul(uint32le(data, at + 4), uint32le(data, at), C1_HI, C1_LO);
-    rotl(rHi, rLo, 31);
-    mul(rHi, rLo, C2_HI, C2_LO);
-    h1Hi = (h1Hi ^ rHi) >>> 0;
-    h1Lo = (h1Lo ^ rLo) >>> 0;
-    rotl(h1Hi, h1Lo, 27);
+    mixK1(uint32le(data, at + 4), uint32le(data, at));
+    rotl((h1Hi ^ rHi) >>> 0, (h1Lo ^ rLo) >>> 0, 27);
     add(rHi, rLo, h2Hi, h2Lo);
     mul(rHi, rLo, 0, 5);
     add(rHi, rLo, 0, 0x52dce729);
     h1Hi = rHi;
     h1Lo = rLo;
-    // k2
-    mul(uint32le(data, at + 12), uint32le(data, at + 8), C2_HI, C2_LO);
-    rotl(rHi, rLo, 33);
-    mul(rHi, rLo, C1_HI, C1_LO);
-    h2Hi = (h2Hi ^ rHi) >>> 0;
-    h2Lo = (h2Lo ^ rLo) >>> 0;
-    rotl(h2Hi, h2Lo, 31);
+    mixK2(uint32le(data, at + 12), uint32le(data, at + 8));
+    rotl((h2Hi ^ rHi) >>> 0, (h2Lo ^ rLo) >>> 0, 31);
     add(rHi, rLo, h1Hi, h1Lo);
     mul(rHi, rLo, 0, 5);
     add(rHi, rLo, 0, 0x38495ab5);
@@ -162,30 +176,14 @@ export function murmur3Token(data: Uint8Array): Murmur3Token {
   const tail = blocks * 16;
   const rest = length & 15;
   if (rest > 8) {
-    let kHi = 0;
-    let kLo = 0;
-    for (let j = rest - 1; j >= 8; j--) {
-      signedByteShifted(data, tail + j, (j - 8) * 8);
-      kHi = (kHi ^ rHi) >>> 0;
-      kLo = (kLo ^ rLo) >>> 0;
-    }
-    mul(kHi, kLo, C2_HI, C2_LO);
-    rotl(rHi, rLo, 33);
-    mul(rHi, rLo, C1_HI, C1_LO);
+    tailWord(data, tail + 8, rest - 8);
+    mixK2(rHi, rLo);
     h2Hi = (h2Hi ^ rHi) >>> 0;
     h2Lo = (h2Lo ^ rLo) >>> 0;
   }
   if (rest > 0) {
-    let kHi = 0;
-    let kLo = 0;
-    for (let j = Math.min(rest, 8) - 1; j >= 0; j--) {
-      signedByteShifted(data, tail + j, j * 8);
-      kHi = (kHi ^ rHi) >>> 0;
-      kLo = (kLo ^ rLo) >>> 0;
-    }
-    mul(kHi, kLo, C1_HI, C1_LO);
-    rotl(rHi, rLo, 31);
-    mul(rHi, rLo, C2_HI, C2_LO);
+    tailWord(data, tail, Math.min(rest, 8));
+    mixK1(rHi, rLo);
     h1Hi = (h1Hi ^ rHi) >>> 0;
     h1Lo = (h1Lo ^ rLo) >>> 0;
   }
