@@ -1,4 +1,6 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type cassandra from 'cassandra-driver';
+import { Murmur3Tokenizer } from 'cassandra-driver/lib/tokenizer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialsSource } from '../../../lib/scylla/credentials';
 import { ScyllaAuthError, ScyllaStatementError } from '../../../lib/scylla/errors';
@@ -60,6 +62,29 @@ describe('the warm Scylla session', () => {
     const error = await session.execute(wrong, []).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ScyllaStatementError);
     expect((error as ScyllaStatementError).transient).toBe(false);
+  });
+
+  it('routes each statement by the token of its partition key (lib/scylla/routing.ts), to the replicas the driver finds by the key', async () => {
+    const client = await session.connected();
+    const cookies = ['cookie-routing-1', 'cookie-é-2', 'c'];
+    const asked: unknown[] = [];
+    const getReplicas = client.getReplicas.bind(client);
+    // The driver's policy calls the client's documented getReplicas; watch what it is given.
+    (client as { getReplicas: cassandra.Client['getReplicas'] }).getReplicas = (ks, token) => {
+      asked.push(token);
+      return getReplicas(ks, token);
+    };
+    try {
+      for (const cookie of cookies) await session.execute(UPSERT, [cookie, 'u-1', 'LOGIN', new Date(0)]);
+    } finally {
+      delete (client as { getReplicas?: unknown }).getReplicas; // back to the prototype's
+    }
+    const driver = new Murmur3Tokenizer();
+    expect(asked.map(String)).toEqual(cookies.map((cookie) => driver.hash(Buffer.from(cookie)).toString()));
+    for (const [i, cookie] of cookies.entries())
+      expect(client.getReplicas(keyspace, asked[i] as Buffer)).toEqual(
+        client.getReplicas(keyspace, Buffer.from(cookie)),
+      );
   });
 });
 
