@@ -23,9 +23,10 @@ import { benchKeyspace, benchStack, buildBenchHandler } from './sandboxed';
  * `npm run bench:cpu`: what one event costs the function's CPU, with nothing else in the process. navigation-enricher's
  * bundle invoked directly, as the Runtime API would call it (no RIE, no Kafka, no mapping), under Node 24 as Lambda's
  * nodejs24.x, with one partition's batches of BENCH_BATCH (5,000) records, BENCH_CPU_EVENTS (100,000) per pass, against
- * the stack's CQL server, which gets core 0 to itself while the passes run on the others (taskset). Each pass runs in a Node process of its own (a warm-up pass, then the measured one: a warm
- * container), and the contenders' passes alternate pair by pair, because this machine's speed drifts between runs by
- * more than most changes are worth. Ours is compared with:
+ * the stack's CQL server, which gets core 0 to itself while the passes run on the others (taskset). Each pass runs in
+ * a Node process of its own (a warm-up pass, then the measured one: a warm container), and the contenders' passes
+ * alternate pair by pair, because this machine's speed drifts between runs by more than most changes are worth. Ours
+ * is compared with:
  * - the ceiling (bench/ceiling-lambda.ts: the same decode, then the same statements straight through the driver);
  * - or BENCH_COMPARE=<another build's index.mjs>: a copy of the bundle made before a change
  *   (`cp -r <the path this bench prints> /tmp/before`), to keep the change only if it wins;
