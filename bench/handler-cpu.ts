@@ -6,16 +6,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Murmur3Tokenizer } from 'cassandra-driver/lib/tokenizer.js';
-import { navigationEvents } from '../dev/demo/navigation-generator';
 import { NODE24 } from '../dev/lambda/artifacts';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import { prepareLocalLambdaApp } from '../dev/lambda/local-lambda';
+import { partitionBatches } from '../dev/lambda/payloads';
 import { processCpuSeconds } from '../dev/stack/process';
 import { NAVIGATION_V2, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../lib/codec';
 import type { MskEvent } from '../lib/runtime/msk-event';
 import { murmur3Token } from '../lib/scylla/routing';
-import { buildMskEvent, type KafkaRecord } from '../ops/kafka/msk-event';
 import { printTable, quantile } from './harness';
 import { benchKeyspace, benchStack, buildBenchHandler } from './sandboxed';
 
@@ -180,28 +179,18 @@ const timeoutMs = enricher.timeoutSeconds * 1000;
 const encoder = await new AvroEncoder(
   new ConfluentSchemaRegistry({ urls: [endpoints.registryUrl] }),
 ).forSubject<Navigation>('bench-cpu-navigation-value', NAVIGATION_V2);
-const generator = navigationEvents({ seed: 17, cookies: 50_000, startTime: t0 });
-const batches: MskEvent[] = [];
-for (let offset = 0; offset < EVENTS; ) {
-  const records: KafkaRecord[] = [];
-  for (let i = 0; i < BATCH && offset < EVENTS; i++) {
-    const n = generator.next().value as Navigation;
-    records.push({
-      topic: 'bench-cpu',
-      partition: 0,
-      offset: offset++,
-      timestamp: n.eventTime,
-      key: Buffer.from(n.cookieId),
-      value: encoder.encode(n),
-    });
-  }
-  batches.push(
-    buildMskEvent(records, {
-      bootstrapServers: endpoints.kafkaBootstrap,
-      clusterArn: 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/x',
-    }),
-  );
-}
+const batches = [
+  ...partitionBatches({
+    encode: (n) => encoder.encode(n),
+    topic: 'bench-cpu',
+    size: BATCH,
+    events: EVENTS,
+    seed: 17,
+    cookies: 50_000,
+    startTime: t0,
+    bootstrapServers: endpoints.kafkaBootstrap,
+  }),
+];
 const token = routingTokenCost(
   batches.flatMap((batch) => Object.values(batch.records).flat()).map((r) => Buffer.from(r.key ?? '', 'base64')),
 );

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { navigationEvents } from '../dev/demo/navigation-generator';
 import type { Handler } from '../dev/esm/runner';
 import { localEnvironment } from '../dev/lambda/local-environment';
 import { type LocalLambdaApp, prepareLocalLambdaApp, startFunction } from '../dev/lambda/local-lambda';
-import { fullPayloadEvent, type PayloadShape } from '../dev/lambda/payloads';
+import { fullPayloadEvent, type PayloadShape, partitionBatches } from '../dev/lambda/payloads';
 import { processCpuSeconds } from '../dev/stack/process';
 import { FUNCTIONS, type FunctionName } from '../functions/catalog';
 import { IDENTITY_LINK_V1, type IdentityLink } from '../functions/topics/identity';
@@ -12,7 +11,6 @@ import { NAVIGATION_V2, type Navigation } from '../functions/topics/navigation';
 import { AvroEncoder, ConfluentSchemaRegistry } from '../lib/codec';
 import type { MskEvent } from '../lib/runtime/msk-event';
 import { statement } from '../lib/scylla/statement';
-import { buildMskEvent, type KafkaRecord } from '../ops/kafka/msk-event';
 import { printTable } from './harness';
 import { benchKeyspace, benchStack, GB_SECOND_USD, REQUEST_USD, startBenchSandbox } from './sandboxed';
 
@@ -113,28 +111,17 @@ for (const name of FUNCTIONS) {
 printTable(['event', 'MemorySize MB', 'outcome', 'Max Memory Used MB', 'OOM kills', 'duration ms'], memoryRows);
 
 // 2. Cost, and 3. the Runtime API's overhead.
-function* batches(name: FunctionName | 'naive', size: number, count: number, seed: number): Generator<MskEvent> {
-  const generator = navigationEvents({ seed, cookies: 5_000, startTime: t0 });
-  const encode = encodeFor(name);
-  let offset = 0;
-  for (let b = 0; b < count; b++) {
-    const records: KafkaRecord[] = [];
-    for (let i = 0; i < size; i++) {
-      const n = generator.next().value as Navigation;
-      records.push({
-        topic: 'bench',
-        partition: 0,
-        offset: offset++,
-        timestamp: n.eventTime,
-        key: Buffer.from(n.cookieId),
-        value: encode(n),
-      });
-    }
-    yield buildMskEvent(records, {
-      bootstrapServers: endpoints.kafkaBootstrap,
-      clusterArn: 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/x',
-    });
-  }
+function batches(name: FunctionName | 'naive', size: number, count: number, seed: number): Generator<MskEvent> {
+  return partitionBatches({
+    encode: encodeFor(name),
+    topic: 'bench',
+    size,
+    events: size * count,
+    seed,
+    cookies: 5_000,
+    startTime: t0,
+    bootstrapServers: endpoints.kafkaBootstrap,
+  });
 }
 
 console.log(

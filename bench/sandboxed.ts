@@ -47,11 +47,11 @@ export async function benchKeyspace(endpoints: StackEndpoints, keyspace: string)
   const scylla = parseScyllaConfig(localScyllaEnvironment(endpoints, keyspace));
   const admin = new ScyllaSession(scylla, new CredentialsSource(scylla.credentials), undefined, { useKeyspace: false });
   const client = await admin.connected();
-  const prefix = keyspace.replace(/_[a-z0-9]+$/, '_');
+  const prefix = keyspace.slice(0, keyspace.lastIndexOf('_') + 1);
   const existing = await client.execute('SELECT keyspace_name FROM system_schema.keyspaces');
   for (const row of existing.rows) {
     const name = row.get('keyspace_name') as string;
-    if (prefix !== keyspace && name.startsWith(prefix)) await client.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+    if (name.startsWith(prefix) && name !== keyspace) await client.execute(`DROP KEYSPACE IF EXISTS ${name}`);
   }
   await migrate(admin, {
     sets: catalogMigrations(),

@@ -58,3 +58,39 @@ export function fullPayloadEvent(
   const event = buildMskEvent(records, source);
   return { event, records: records.length, bytes: Buffer.byteLength(JSON.stringify(event)) };
 }
+
+/**
+ * One partition's batches of navigation events, back to back from offset 0: `events` records in MSK events of `size`
+ * (the last one shorter), each record's value what the function's topic carries (`encode`).
+ */
+export function* partitionBatches(options: {
+  encode: (event: Navigation) => Buffer;
+  topic: string;
+  size: number;
+  events: number;
+  seed: number;
+  cookies: number;
+  startTime: number;
+  bootstrapServers: string;
+}): Generator<MskEvent> {
+  const generator = navigationEvents({ seed: options.seed, cookies: options.cookies, startTime: options.startTime });
+  const source = {
+    bootstrapServers: options.bootstrapServers,
+    clusterArn: 'arn:aws:kafka:eu-west-1:111122223333:cluster/events/x',
+  };
+  for (let offset = 0; offset < options.events; ) {
+    const records: KafkaRecord[] = [];
+    for (let i = 0; i < options.size && offset < options.events; i++) {
+      const n = generator.next().value as Navigation;
+      records.push({
+        topic: options.topic,
+        partition: 0,
+        offset: offset++,
+        timestamp: n.eventTime,
+        key: Buffer.from(n.cookieId),
+        value: options.encode(n),
+      });
+    }
+    yield buildMskEvent(records, source);
+  }
+}

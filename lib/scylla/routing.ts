@@ -8,9 +8,9 @@ import MutableLong from 'cassandra-driver/lib/types/mutable-long.js';
  * Token-aware routing without the driver's per-statement garbage. To send a statement to a replica, the driver's
  * DefaultLoadBalancingPolicy hashes its routing key with Murmur3 on MutableLong objects: a new object per 64-bit step
  * and per tail byte: 3.7 KB of garbage per navigation-enricher event, 15 % of all it allocated (a sampling heap
- * profile, `BENCH_PROFILE=allocation npm run bench:cpu`). `murmur3Token` computes the same token on plain 32-bit numbers, and
- * `RoutingPolicy` hands it to the driver's documented `Client.getReplicas(keyspace, token)` instead of the key. The
- * rest of the plan (local DC, replicas up and healthy first, the others after) stays the driver's.
+ * profile, `BENCH_PROFILE=allocation npm run bench:cpu`). `murmur3Token` computes the same token on plain 32-bit
+ * numbers, and `RoutingPolicy` hands it to the driver's documented `Client.getReplicas(keyspace, token)` instead of
+ * the key. The rest of the plan (local DC, replicas up and healthy first, the others after) stays the driver's.
  *
  * Why by hand: the driver offers no faster tokenizer, and no maintained package hashes Cassandra's Murmur3 variant
  * (x64_128 with signed tail bytes, the first 64 bits as the token). The hook it overrides, `_getReplicas`, is the
